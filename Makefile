@@ -1,0 +1,80 @@
+# lua-hamsa: build, test and install the Hamsa voice-agent client.
+#
+#   make demo     install what is missing, build, run the quickstart against the mock API
+#   make test     install what is missing, build, run every spec
+#   make          build build/hamsa/core.so only
+#   make install  copy the C core and the Lua modules under $(DESTDIR)$(PREFIX)
+#
+# Knobs (override on the command line: make LUA_VERSION=5.3 ...):
+LUA_VERSION ?= 5.4
+LUA         ?= lua$(LUA_VERSION)
+LUA_INCDIR  ?= /usr/include/lua$(LUA_VERSION)
+# libcurl's flags come from pkg-config; never link liblua on Unix (the host has it).
+CURL_CFLAGS ?= $(shell pkg-config --cflags libcurl 2>/dev/null)
+CURL_LIBS   ?= $(shell pkg-config --libs libcurl 2>/dev/null || echo -lcurl)
+CFLAGS      ?= -O2 -g
+LIBFLAG     ?= -shared
+PREFIX      ?= /usr/local
+DESTDIR     ?=
+INST_LIBDIR ?= $(PREFIX)/lib/lua/$(LUA_VERSION)
+INST_LUADIR ?= $(PREFIX)/share/lua/$(LUA_VERSION)
+INST_BINDIR ?= $(PREFIX)/bin
+# Debian's busted script starts "/usr/bin/env lua" (5.1): run it with our Lua.
+BUSTED      ?= $(LUA) /usr/bin/busted
+BUSTED_ARGS ?=
+# Debian packages that `make deps` installs when they are missing.
+DEB_PACKAGES ?= lua$(LUA_VERSION) liblua$(LUA_VERSION)-dev libcurl4-openssl-dev \
+                pkg-config ca-certificates lua-cjson lua-busted lua-socket luarocks
+
+WARN    = -std=c99 -Wall -Wextra -Wpedantic
+ALL_CFLAGS = $(CFLAGS) $(WARN) -fPIC -fvisibility=hidden -I$(LUA_INCDIR) $(CURL_CFLAGS)
+SOURCES = $(wildcard csrc/*.c)
+HEADERS = $(wildcard csrc/*.h)
+CORE    = build/hamsa/core.so
+LUAFILES = $(wildcard lua/hamsa/*.lua)
+# Lets the specs, the demo and the examples find the fresh build first.
+RUN_ENV = LUA_PATH='lua/?.lua;lua/?/init.lua;;' LUA_CPATH='build/?.so;;'
+
+.PHONY: all deps test demo install uninstall clean print
+
+all: $(CORE)
+
+$(CORE): $(SOURCES) $(HEADERS) Makefile
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(LIBFLAG) -o $@ $(SOURCES) $(CURL_LIBS)
+
+deps:
+	@missing=""; for p in $(DEB_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "make deps: installing$$missing"; \
+	  sudo=""; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+	  $$sudo apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+test: deps
+	@$(MAKE) --no-print-directory all
+	$(RUN_ENV) $(BUSTED) $(BUSTED_ARGS)
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@$(RUN_ENV) $(LUA) examples/demo.lua
+
+install: $(CORE)
+	install -d $(DESTDIR)$(INST_LIBDIR)/hamsa $(DESTDIR)$(INST_LUADIR)/hamsa $(DESTDIR)$(INST_BINDIR)
+	install -m 755 $(CORE) $(DESTDIR)$(INST_LIBDIR)/hamsa/core.so
+	install -m 644 $(LUAFILES) $(DESTDIR)$(INST_LUADIR)/hamsa/
+	install -m 755 bin/hamsa-mock $(DESTDIR)$(INST_BINDIR)/hamsa-mock
+
+uninstall:
+	rm -rf $(DESTDIR)$(INST_LIBDIR)/hamsa $(DESTDIR)$(INST_LUADIR)/hamsa $(DESTDIR)$(INST_BINDIR)/hamsa-mock
+
+clean:
+	rm -rf build
+
+print:
+	@echo LUA=$(LUA) LUA_INCDIR=$(LUA_INCDIR)
+	@echo CURL_CFLAGS=$(CURL_CFLAGS) CURL_LIBS=$(CURL_LIBS)
+	@echo SOURCES=$(SOURCES)

@@ -1,0 +1,36 @@
+/*
+ * hamsa.h: shared declarations of the C core (hamsa.core).
+ * SPDX-License-Identifier: MIT
+ *
+ * The core is split by concern; each part registers itself into the module
+ * table through one *_open function called from core.c.
+ */
+#ifndef HAMSA_H
+#define HAMSA_H
+
+#include <lua.h>
+#include <lauxlib.h>
+
+/* The one version string of the project; hamsa._VERSION reads it and a spec
+ * checks that the rockspec carries the same. */
+#define HAMSA_VERSION "0.1.0"
+
+#if defined(__GNUC__)
+#define HAMSA_HIDDEN __attribute__((visibility("hidden")))
+#else
+#define HAMSA_HIDDEN
+#endif
+
+/* json.c: module table at -1; sets core.json = { encode, decode, null,
+ * array, object, array_mt, object_mt }. */
+HAMSA_HIDDEN int hamsa_json_open(lua_State *L);
+
+/* http.c: module table at -1; sets core.multi (constructor of the engine)
+ * and core.curl_version. */
+HAMSA_HIDDEN int hamsa_http_open(lua_State *L);
+
+/* sys.c: module table at -1; sets core.now (monotonic seconds) and
+ * core.uuid4 (random version-4 UUID string). */
+HAMSA_HIDDEN int hamsa_sys_open(lua_State *L);
+
+#endif

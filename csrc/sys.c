@@ -1,0 +1,89 @@
+/*
+ * sys.c: the two operating-system facts the Lua layer needs and plain Lua
+ * cannot give: a monotonic clock (deadlines and backoff must not jump with
+ * the wall clock) and good random bytes (Idempotency-Key values must not
+ * repeat across processes, which math.random does not promise on 5.1).
+ * SPDX-License-Identifier: MIT
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <time.h>
+#include <unistd.h>
+#if defined(__linux__)
+#include <sys/random.h>
+#endif
+
+#include "compat.h"
+#include "hamsa.h"
+
+/* core.now() -> seconds (float) on a monotonic clock */
+static int sys_now(lua_State *L)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    lua_pushnumber(L, (lua_Number)ts.tv_sec + (lua_Number)ts.tv_nsec / 1e9);
+    return 1;
+}
+
+static int fill_random(unsigned char *buf, size_t n)
+{
+#if defined(__linux__)
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = getrandom(buf + got, n - got, 0);
+        if (r < 0) {
+            if (errno == EINTR) continue;
+            break;
+        }
+        got += (size_t)r;
+    }
+    if (got == n) return 1;
+#endif
+    {
+        int fd = open("/dev/urandom", O_RDONLY);
+        size_t got = 0;
+        if (fd < 0) return 0;
+        while (got < n) {
+            ssize_t r = read(fd, buf + got, n - got);
+            if (r <= 0) {
+                if (r < 0 && errno == EINTR) continue;
+                break;
+            }
+            got += (size_t)r;
+        }
+        close(fd);
+        return got == n;
+    }
+}
+
+/* core.uuid4() -> "xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx" | nil, message */
+static int sys_uuid4(lua_State *L)
+{
+    unsigned char b[16];
+    char s[37];
+    if (!fill_random(b, sizeof b)) {
+        lua_pushnil(L);
+        lua_pushliteral(L, "no source of random bytes");
+        return 2;
+    }
+    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);   /* version 4 */
+    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);   /* RFC 4122 variant */
+    snprintf(s, sizeof s,
+             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
+             "%02x%02x%02x%02x%02x%02x",
+             b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9],
+             b[10], b[11], b[12], b[13], b[14], b[15]);
+    lua_pushlstring(L, s, 36);
+    return 1;
+}
+
+int hamsa_sys_open(lua_State *L)
+{
+    lua_pushcfunction(L, sys_now);
+    lua_setfield(L, -2, "now");
+    lua_pushcfunction(L, sys_uuid4);
+    lua_setfield(L, -2, "uuid4");
+    return 0;
+}
