@@ -1,8 +1,756 @@
-/* http.c: placeholder until the engine lands. */
+/*
+ * http.c: the HTTP engine of hamsa.core, on libcurl.
+ * SPDX-License-Identifier: MIT
+ *
+ * Two userdata types:
+ *   hamsa.multi     one CURLM per client; it owns the connection cache (so
+ *                   keep-alive works across requests) and drives every
+ *                   transfer, blocking or not.
+ *   hamsa.transfer  one request in flight: a CURL easy handle (taken from
+ *                   the multi's spare list when one is free) plus the
+ *                   response buffers.
+ *
+ * Nothing here knows about Hamsa: the Lua layer gives a URL, a method,
+ * header lines and a body, and reads back status, headers and body.
+ *
+ * libcurl callbacks only copy bytes into malloc'd buffers owned by the
+ * transfer (freed by its idempotent release, which __gc also runs); no Lua
+ * code ever runs inside libcurl, so no longjmp can cross it.
+ */
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+
 #include "compat.h"
 #include "hamsa.h"
+
+#define MULTI_MT "hamsa.multi"
+#define TRANSFER_MT "hamsa.transfer"
+
+#define SPARE_MAX 64                         /* easy handles kept for reuse */
+#define DEFAULT_MAX_BODY (64u * 1024u * 1024u)
+
+#define CURL_AT_LEAST(x, y, z) (LIBCURL_VERSION_NUM >= (((x) << 16) | ((y) << 8) | (z)))
+
+enum { T_NEW, T_RUNNING, T_DONE, T_CANCELLED, T_CLOSED };
+
+typedef struct transfer transfer;
+
+typedef struct {
+    CURLM *cm;
+    transfer *active;                /* transfers added to cm, linked */
+    transfer *done_head, *done_tail; /* finished, not yet handed to Lua */
+    CURL *spare[SPARE_MAX];
+    int nspare;
+    int closed;
+} multi;
+
+typedef struct {
+    char *p;
+    size_t len, cap;
+} buffer;
+
+struct transfer {
+    CURL *easy;
+    multi *owner;               /* NULL once the multi is gone */
+    transfer *prev, *next;      /* in owner->active, or next in done queue */
+    struct curl_slist *headers;
+    buffer body, head;
+    size_t max_body;
+    int state;
+    int too_large, oom;
+    int ref;                    /* registry ref to itself while in flight */
+    CURLcode result;
+    char errbuf[CURL_ERROR_SIZE];
+};
+
+/* ---------------------------------------------------------------------- */
+/* buffers and libcurl callbacks (no Lua here)                             */
+
+static int buffer_add(buffer *b, const char *p, size_t n)
+{
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 1024;
+        char *np;
+        while (cap < b->len + n + 1) cap *= 2;
+        np = realloc(b->p, cap);
+        if (!np) return 0;
+        b->p = np;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, p, n);
+    b->len += n;
+    return 1;
+}
+
+static void buffer_free(buffer *b)
+{
+    free(b->p);
+    b->p = NULL;
+    b->len = b->cap = 0;
+}
+
+static size_t on_body(char *p, size_t size, size_t n, void *ud)
+{
+    transfer *t = ud;
+    size_t len = size * n;
+    if (t->body.len + len > t->max_body) {
+        t->too_large = 1;
+        return 0;                       /* makes libcurl abort: WRITE_ERROR */
+    }
+    if (!buffer_add(&t->body, p, len)) {
+        t->oom = 1;
+        return 0;
+    }
+    return len;
+}
+
+static size_t on_header(char *p, size_t size, size_t n, void *ud)
+{
+    transfer *t = ud;
+    size_t len = size * n;
+    /* A new status line starts a new response (after 100 Continue or a
+     * proxy's CONNECT answer): keep only the headers of the last one. */
+    if (len >= 5 && memcmp(p, "HTTP/", 5) == 0) t->head.len = 0;
+    if (t->head.len + len > 256 * 1024) {
+        t->too_large = 1;
+        return 0;
+    }
+    if (!buffer_add(&t->head, p, len)) {
+        t->oom = 1;
+        return 0;
+    }
+    return len;
+}
+
+/* ---------------------------------------------------------------------- */
+/* error names                                                             */
+
+static const char *curl_code_name(CURLcode c)
+{
+    switch (c) {
+    case CURLE_UNSUPPORTED_PROTOCOL: return "CURLE_UNSUPPORTED_PROTOCOL";
+    case CURLE_URL_MALFORMAT: return "CURLE_URL_MALFORMAT";
+    case CURLE_COULDNT_RESOLVE_PROXY: return "CURLE_COULDNT_RESOLVE_PROXY";
+    case CURLE_COULDNT_RESOLVE_HOST: return "CURLE_COULDNT_RESOLVE_HOST";
+    case CURLE_COULDNT_CONNECT: return "CURLE_COULDNT_CONNECT";
+    case CURLE_WEIRD_SERVER_REPLY: return "CURLE_WEIRD_SERVER_REPLY";
+    case CURLE_HTTP2: return "CURLE_HTTP2";
+    case CURLE_PARTIAL_FILE: return "CURLE_PARTIAL_FILE";
+    case CURLE_WRITE_ERROR: return "CURLE_WRITE_ERROR";
+    case CURLE_READ_ERROR: return "CURLE_READ_ERROR";
+    case CURLE_OUT_OF_MEMORY: return "CURLE_OUT_OF_MEMORY";
+    case CURLE_OPERATION_TIMEDOUT: return "CURLE_OPERATION_TIMEDOUT";
+    case CURLE_RANGE_ERROR: return "CURLE_RANGE_ERROR";
+    case CURLE_SSL_CONNECT_ERROR: return "CURLE_SSL_CONNECT_ERROR";
+    case CURLE_ABORTED_BY_CALLBACK: return "CURLE_ABORTED_BY_CALLBACK";
+    case CURLE_TOO_MANY_REDIRECTS: return "CURLE_TOO_MANY_REDIRECTS";
+    case CURLE_GOT_NOTHING: return "CURLE_GOT_NOTHING";
+    case CURLE_SSL_ENGINE_NOTFOUND: return "CURLE_SSL_ENGINE_NOTFOUND";
+    case CURLE_SEND_ERROR: return "CURLE_SEND_ERROR";
+    case CURLE_RECV_ERROR: return "CURLE_RECV_ERROR";
+    case CURLE_SSL_CERTPROBLEM: return "CURLE_SSL_CERTPROBLEM";
+    case CURLE_SSL_CIPHER: return "CURLE_SSL_CIPHER";
+    case CURLE_PEER_FAILED_VERIFICATION: return "CURLE_PEER_FAILED_VERIFICATION";
+    case CURLE_BAD_CONTENT_ENCODING: return "CURLE_BAD_CONTENT_ENCODING";
+    case CURLE_FILESIZE_EXCEEDED: return "CURLE_FILESIZE_EXCEEDED";
+    case CURLE_SSL_CACERT_BADFILE: return "CURLE_SSL_CACERT_BADFILE";
+    case CURLE_SSL_SHUTDOWN_FAILED: return "CURLE_SSL_SHUTDOWN_FAILED";
+    case CURLE_HTTP2_STREAM: return "CURLE_HTTP2_STREAM";
+    case CURLE_HTTP3: return "CURLE_HTTP3";
+    case CURLE_PROXY: return "CURLE_PROXY";
+    default: return NULL;
+    }
+}
+
+/* ---------------------------------------------------------------------- */
+/* transfer                                                                */
+
+static transfer *check_transfer(lua_State *L, int idx)
+{
+    return (transfer *)luaL_checkudata(L, idx, TRANSFER_MT);
+}
+
+static void unlink_active(transfer *t)
+{
+    multi *m = t->owner;
+    if (t->prev) t->prev->next = t->next;
+    else if (m && m->active == t) m->active = t->next;
+    if (t->next) t->next->prev = t->prev;
+    t->prev = t->next = NULL;
+}
+
+/* Removes t from its multi's done queue (it is there when it finished but
+ * Lua has not taken it yet). */
+static void unlink_done(transfer *t)
+{
+    multi *m = t->owner;
+    transfer *prev = NULL, *it;
+    if (!m) return;
+    for (it = m->done_head; it; prev = it, it = it->next) {
+        if (it != t) continue;
+        if (prev) prev->next = t->next;
+        else m->done_head = t->next;
+        if (m->done_tail == t) m->done_tail = prev;
+        t->next = NULL;
+        return;
+    }
+}
+
+static void drop_ref(lua_State *L, transfer *t)
+{
+    if (t->ref != LUA_NOREF) {
+        luaL_unref(L, LUA_REGISTRYINDEX, t->ref);
+        t->ref = LUA_NOREF;
+    }
+}
+
+/* Gives the easy handle back: to the multi's spares when it can use it,
+ * else to libcurl. */
+static void give_back_easy(transfer *t)
+{
+    multi *m = t->owner;
+    if (!t->easy) return;
+    if (m && !m->closed && m->nspare < SPARE_MAX) {
+        curl_easy_reset(t->easy);       /* keeps nothing of this request */
+        m->spare[m->nspare++] = t->easy;
+    } else {
+        curl_easy_cleanup(t->easy);
+    }
+    t->easy = NULL;
+}
+
+/* The one release behind close, __gc and __close; idempotent. */
+static void transfer_release(lua_State *L, transfer *t)
+{
+    if (t->state == T_CLOSED) return;
+    if (t->state == T_RUNNING) {
+        if (t->owner) curl_multi_remove_handle(t->owner->cm, t->easy);
+        unlink_active(t);
+    } else if (t->state == T_DONE) {
+        unlink_done(t);
+    }
+    drop_ref(L, t);
+    give_back_easy(t);
+    curl_slist_free_all(t->headers);
+    t->headers = NULL;
+    buffer_free(&t->body);
+    buffer_free(&t->head);
+    t->state = T_CLOSED;
+}
+
+static int transfer_close(lua_State *L)
+{
+    transfer_release(L, check_transfer(L, 1));
+    return 0;
+}
+
+/* t:cancel() -> true if it was in flight. The transfer stops at once; its
+ * connection is closed by libcurl rather than reused. */
+static int transfer_cancel(lua_State *L)
+{
+    transfer *t = check_transfer(L, 1);
+    int was_running = t->state == T_RUNNING;
+    if (was_running) {
+        if (t->owner) curl_multi_remove_handle(t->owner->cm, t->easy);
+        unlink_active(t);
+        t->state = T_CANCELLED;
+        drop_ref(L, t);
+    }
+    lua_pushboolean(L, was_running);
+    return 1;
+}
+
+/* Pushes the header block as a table of lower-cased names; repeated
+ * headers are joined with ", " (RFC 9110 section 5.3). */
+static void push_headers(lua_State *L, const buffer *b)
+{
+    const char *p = b->p, *end = b->p + b->len;
+    char name[128];
+    lua_newtable(L);
+    if (!p) return;
+    while (p < end) {
+        const char *eol = memchr(p, '\n', (size_t)(end - p));
+        const char *line_end = eol ? eol : end;
+        const char *colon = memchr(p, ':', (size_t)(line_end - p));
+        const char *v, *ve;
+        size_t i, nlen;
+        int status_line = line_end - p >= 5 && memcmp(p, "HTTP/", 5) == 0;
+        if (colon && colon > p && (size_t)(colon - p) < sizeof name && !status_line) {
+            nlen = (size_t)(colon - p);
+            for (i = 0; i < nlen; i++) name[i] = (char)tolower((unsigned char)p[i]);
+            v = colon + 1;
+            ve = line_end;
+            while (v < ve && (*v == ' ' || *v == '\t')) v++;
+            while (ve > v && (ve[-1] == '\r' || ve[-1] == ' ' || ve[-1] == '\t')) ve--;
+            lua_pushlstring(L, name, nlen);
+            lua_pushvalue(L, -1);
+            lua_rawget(L, -3);
+            if (lua_isstring(L, -1)) {
+                lua_pushliteral(L, ", ");
+                lua_pushlstring(L, v, (size_t)(ve - v));
+                lua_concat(L, 3);
+            } else {
+                lua_pop(L, 1);
+                lua_pushlstring(L, v, (size_t)(ve - v));
+            }
+            lua_rawset(L, -3);
+        }
+        p = eol ? eol + 1 : end;
+    }
+}
+
+/* t:result() -> status|nil, body, headers, errname|nil, errmsg|nil, sent,
+ * seconds, new_connections.
+ * status is nil when no response came; errname is libcurl's error name
+ * ("CURLE_COULDNT_CONNECT") or "RESPONSE_TOO_LARGE"; sent tells whether
+ * any byte of the request left this host (a request that was never sent
+ * cannot have had an effect, so it is always safe to send again);
+ * new_connections is 0 when a kept-alive connection was reused. */
+static int transfer_result(lua_State *L)
+{
+    transfer *t = check_transfer(L, 1);
+    long status = 0;
+    curl_off_t reqsize = 0;
+    long connects = 0;
+    double total = 0;
+    luaL_argcheck(L, t->state == T_DONE, 1, "transfer has not finished");
+    curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status);
+#if CURL_AT_LEAST(7, 55, 0)
+    {
+        curl_off_t us = 0;
+        curl_easy_getinfo(t->easy, CURLINFO_TOTAL_TIME_T, &us);
+        total = (double)us / 1e6;
+    }
+#else
+    curl_easy_getinfo(t->easy, CURLINFO_TOTAL_TIME, &total);
+#endif
+    {
+        long rs = 0;
+        curl_easy_getinfo(t->easy, CURLINFO_REQUEST_SIZE, &rs);
+        reqsize = rs;
+        curl_easy_getinfo(t->easy, CURLINFO_NUM_CONNECTS, &connects);
+    }
+    if (status > 0) lua_pushinteger(L, (lua_Integer)status);
+    else lua_pushnil(L);
+    lua_pushlstring(L, t->body.p ? t->body.p : "", t->body.len);
+    push_headers(L, &t->head);
+    if (t->result == CURLE_OK) {
+        lua_pushnil(L);
+        lua_pushnil(L);
+    } else if (t->too_large) {
+        lua_pushliteral(L, "RESPONSE_TOO_LARGE");
+        lua_pushfstring(L, "response larger than %d bytes", (int)t->max_body);
+    } else {
+        const char *name = curl_code_name(t->result);
+        if (name) lua_pushstring(L, name);
+        else lua_pushfstring(L, "CURLE_%d", (int)t->result);
+        if (t->oom) lua_pushliteral(L, "out of memory while reading the response");
+        else lua_pushstring(L, t->errbuf[0] ? t->errbuf : curl_easy_strerror(t->result));
+    }
+    lua_pushboolean(L, reqsize > 0);
+    lua_pushnumber(L, (lua_Number)total);
+    lua_pushinteger(L, (lua_Integer)connects);
+    return 8;
+}
+
+static int transfer_state(lua_State *L)
+{
+    static const char *const names[] = {"new", "running", "done", "cancelled", "closed"};
+    lua_pushstring(L, names[check_transfer(L, 1)->state]);
+    return 1;
+}
+
+static int transfer_tostring(lua_State *L)
+{
+    transfer *t = check_transfer(L, 1);
+    lua_pushfstring(L, "hamsa.transfer (%p)", (void *)t);
+    return 1;
+}
+
+/* ---------------------------------------------------------------------- */
+/* multi                                                                   */
+
+static multi *check_multi(lua_State *L, int idx)
+{
+    multi *m = (multi *)luaL_checkudata(L, idx, MULTI_MT);
+    if (m->closed) luaL_error(L, "attempt to use a closed hamsa.multi");
+    return m;
+}
+
+/* The one release behind close, __gc and __close; idempotent. Transfers
+ * still in flight are detached: they stay valid Lua objects whose state
+ * becomes "cancelled". */
+static void multi_release(lua_State *L, multi *m)
+{
+    transfer *t, *next;
+    int i;
+    if (m->closed) return;
+    m->closed = 1;
+    for (t = m->active; t; t = next) {
+        next = t->next;
+        curl_multi_remove_handle(m->cm, t->easy);
+        curl_easy_cleanup(t->easy);
+        t->easy = NULL;
+        t->prev = t->next = NULL;
+        t->owner = NULL;
+        t->state = T_CANCELLED;
+        drop_ref(L, t);
+    }
+    m->active = NULL;
+    for (t = m->done_head; t; t = next) {
+        next = t->next;
+        t->next = NULL;
+        t->owner = NULL;                /* keeps its easy: result() works */
+        drop_ref(L, t);
+    }
+    m->done_head = m->done_tail = NULL;
+    for (i = 0; i < m->nspare; i++) curl_easy_cleanup(m->spare[i]);
+    m->nspare = 0;
+    if (m->cm) curl_multi_cleanup(m->cm);
+    m->cm = NULL;
+}
+
+static int multi_close(lua_State *L)
+{
+    multi *m = (multi *)luaL_checkudata(L, 1, MULTI_MT);
+    multi_release(L, m);
+    return 0;
+}
+
+static const char *opt_string(lua_State *L, int spec, const char *key)
+{
+    const char *s;
+    lua_getfield(L, spec, key);
+    if (lua_isnil(L, -1)) {
+        lua_pop(L, 1);
+        return NULL;
+    }
+    if (lua_type(L, -1) != LUA_TSTRING)
+        luaL_error(L, "spec.%s must be a string", key);
+    s = lua_tostring(L, -1);
+    lua_pop(L, 1);          /* still referenced by the spec table */
+    return s;
+}
+
+static lua_Number opt_number(lua_State *L, int spec, const char *key, lua_Number dflt)
+{
+    lua_Number v = dflt;
+    lua_getfield(L, spec, key);
+    if (!lua_isnil(L, -1)) {
+        if (lua_type(L, -1) != LUA_TNUMBER)
+            luaL_error(L, "spec.%s must be a number", key);
+        v = lua_tonumber(L, -1);
+    }
+    lua_pop(L, 1);
+    return v;
+}
+
+static long to_ms(lua_Number seconds)
+{
+    if (seconds <= 0) return 0;
+    if (seconds > 2e6) return 2000000000L;
+    return (long)(seconds * 1000 + 0.5);
+}
+
+/* Appends one line to t->headers; raises on allocation failure (t owns the
+ * list, so its __gc frees what was built). */
+static void add_header(lua_State *L, transfer *t, const char *line)
+{
+    struct curl_slist *l = curl_slist_append(t->headers, line);
+    if (!l) luaL_error(L, "out of memory");
+    t->headers = l;
+}
+
+/* m:add(spec) -> transfer
+ * spec = { url = s, method = "GET"|"POST"|..., headers = { "Name: v", ... },
+ *          body = s?, timeout = sec?, connect_timeout = sec?,
+ *          low_speed_limit = bytes/s?, low_speed_time = sec?,
+ *          ca_file = s?, proxy = s?, max_body = bytes? }
+ * Starts the transfer; progress happens in m:perform(). */
+static int multi_add(lua_State *L)
+{
+    multi *m = check_multi(L, 1);
+    const char *url, *method, *ca_file, *proxy, *body = NULL;
+    size_t body_len = 0, nheaders, i;
+    lua_Number timeout, connect_timeout, ls_limit, ls_time, max_body;
+    transfer *t;
+    CURL *e;
+
+    luaL_checktype(L, 2, LUA_TTABLE);
+    url = opt_string(L, 2, "url");
+    luaL_argcheck(L, url != NULL, 2, "spec.url is required");
+    method = opt_string(L, 2, "method");
+    if (!method) method = "GET";
+    ca_file = opt_string(L, 2, "ca_file");
+    proxy = opt_string(L, 2, "proxy");
+    timeout = opt_number(L, 2, "timeout", 30);
+    connect_timeout = opt_number(L, 2, "connect_timeout", 10);
+    ls_limit = opt_number(L, 2, "low_speed_limit", 0);
+    ls_time = opt_number(L, 2, "low_speed_time", 0);
+    max_body = opt_number(L, 2, "max_body", (lua_Number)DEFAULT_MAX_BODY);
+    lua_getfield(L, 2, "body");
+    if (!lua_isnil(L, -1)) {
+        if (lua_type(L, -1) != LUA_TSTRING) luaL_error(L, "spec.body must be a string");
+        body = lua_tolstring(L, -1, &body_len);
+    }
+    lua_getfield(L, 2, "headers");              /* body and headers stay on the stack */
+    if (!lua_isnil(L, -1)) luaL_checktype(L, -1, LUA_TTABLE);
+
+    /* zeroed userdata with its metatable before any libcurl allocation */
+    t = (transfer *)lua_newuserdatauv(L, sizeof *t, 0);
+    memset(t, 0, sizeof *t);
+    t->ref = LUA_NOREF;
+    t->state = T_NEW;
+    luaL_setmetatable(L, TRANSFER_MT);
+
+    if (lua_istable(L, -2)) {
+        nheaders = (size_t)lua_rawlen(L, -2);
+        for (i = 1; i <= nheaders; i++) {
+            lua_rawgeti(L, -2, (lua_Integer)i);
+            if (lua_type(L, -1) != LUA_TSTRING) luaL_error(L, "spec.headers[%d] must be a string", (int)i);
+            add_header(L, t, lua_tostring(L, -1));
+            lua_pop(L, 1);
+        }
+    }
+    /* libcurl would otherwise wait up to 1 s for "100 Continue" before
+     * sending a body over 1 KiB */
+    add_header(L, t, "Expect:");
+
+    if (m->nspare > 0) e = m->spare[--m->nspare];   /* saves an init per request */
+    else e = curl_easy_init();
+    if (!e) return luaL_error(L, "curl_easy_init failed");
+    t->easy = e;
+    t->owner = m;
+    t->max_body = max_body > 0 ? (size_t)max_body : DEFAULT_MAX_BODY;
+
+    curl_easy_setopt(e, CURLOPT_URL, url);
+    curl_easy_setopt(e, CURLOPT_PRIVATE, (void *)t);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, (void *)t);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, (void *)t);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->errbuf);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->headers);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, to_ms(timeout));
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, to_ms(connect_timeout));
+    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);   /* never carry the key elsewhere */
+    curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");  /* whatever libcurl can decode */
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
+#if CURL_AT_LEAST(7, 85, 0)
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+#else
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
+    if (ls_limit > 0 && ls_time > 0) {
+        curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, (long)ls_limit);
+        curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, (long)(ls_time + 0.999));
+    }
+    if (ca_file) curl_easy_setopt(e, CURLOPT_CAINFO, ca_file);
+    if (proxy) curl_easy_setopt(e, CURLOPT_PROXY, proxy);
+
+    if (strcmp(method, "GET") == 0) {
+        curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+    } else if (strcmp(method, "HEAD") == 0) {
+        curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+    } else {
+        if (strcmp(method, "POST") != 0) curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
+        if (body || strcmp(method, "POST") == 0) {
+            curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
+            curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, body ? body : "");
+        }
+    }
+
+    if (curl_multi_add_handle(m->cm, e) != CURLM_OK)
+        return luaL_error(L, "curl_multi_add_handle failed");
+    t->state = T_RUNNING;
+    t->next = m->active;
+    if (m->active) m->active->prev = t;
+    m->active = t;
+    lua_pushvalue(L, -1);
+    t->ref = luaL_ref(L, LUA_REGISTRYINDEX);        /* alive while in flight */
+    return 1;
+}
+
+/* Moves every finished transfer from libcurl's message queue to ours. */
+static void collect_done(multi *m)
+{
+    CURLMsg *msg;
+    int left;
+    while ((msg = curl_multi_info_read(m->cm, &left)) != NULL) {
+        transfer *t = NULL;
+        if (msg->msg != CURLMSG_DONE) continue;
+        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&t);
+        if (!t || t->state != T_RUNNING) continue;
+        t->result = msg->data.result;
+        curl_multi_remove_handle(m->cm, t->easy);
+        unlink_active(t);
+        t->state = T_DONE;
+        t->next = NULL;
+        if (m->done_tail) m->done_tail->next = t;
+        else m->done_head = t;
+        m->done_tail = t;
+    }
+}
+
+/* m:perform() -> number of transfers still running */
+static int multi_perform(lua_State *L)
+{
+    multi *m = check_multi(L, 1);
+    int running = 0;
+    CURLMcode rc = curl_multi_perform(m->cm, &running);
+    if (rc != CURLM_OK) return luaL_error(L, "curl_multi_perform: %s", curl_multi_strerror(rc));
+    collect_done(m);
+    lua_pushinteger(L, running);
+    return 1;
+}
+
+/* m:next_done() -> transfer | nil: the next finished transfer, once. */
+static int multi_next_done(lua_State *L)
+{
+    multi *m = check_multi(L, 1);
+    transfer *t = m->done_head;
+    if (!t) return 0;
+    m->done_head = t->next;
+    if (!m->done_head) m->done_tail = NULL;
+    t->next = NULL;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, t->ref);
+    drop_ref(L, t);
+    return 1;
+}
+
+/* m:wait(seconds) -> number of sockets with activity.
+ * Sleeps until a socket is ready, libcurl's next timeout, or `seconds`,
+ * whichever comes first; with nothing in flight it sleeps `seconds`. */
+static int multi_wait(lua_State *L)
+{
+    multi *m = check_multi(L, 1);
+    lua_Number s = luaL_optnumber(L, 2, 0);
+    int ms = s <= 0 ? 0 : s > 86400 ? 86400000 : (int)(s * 1000 + 0.5);
+    int numfds = 0;
+    CURLMcode rc;
+#if CURL_AT_LEAST(7, 66, 0)
+    rc = curl_multi_poll(m->cm, NULL, 0, ms, &numfds);
+#else
+    rc = curl_multi_wait(m->cm, NULL, 0, ms, &numfds);
+#endif
+    if (rc != CURLM_OK) return luaL_error(L, "curl_multi_poll: %s", curl_multi_strerror(rc));
+    lua_pushinteger(L, numfds);
+    return 1;
+}
+
+/* m:timeout() -> seconds until libcurl wants m:perform() again, or nil
+ * when it has no timer running (for hosts with their own event loop). */
+static int multi_timeout(lua_State *L)
+{
+    multi *m = check_multi(L, 1);
+    long ms = -1;
+    curl_multi_timeout(m->cm, &ms);
+    if (ms < 0) return 0;
+    lua_pushnumber(L, (lua_Number)ms / 1000);
+    return 1;
+}
+
+static int multi_tostring(lua_State *L)
+{
+    multi *m = (multi *)luaL_checkudata(L, 1, MULTI_MT);
+    lua_pushfstring(L, "hamsa.multi (%s%p)", m->closed ? "closed, " : "", (void *)m);
+    return 1;
+}
+
+/* core.multi([opts]) -> multi
+ * opts = { max_host_connections = n?, max_total_connections = n? } */
+static int multi_new(lua_State *L)
+{
+    multi *m;
+    long max_host = 0, max_total = 0;
+    if (!lua_isnoneornil(L, 1)) {
+        luaL_checktype(L, 1, LUA_TTABLE);
+        max_host = (long)opt_number(L, 1, "max_host_connections", 0);
+        max_total = (long)opt_number(L, 1, "max_total_connections", 0);
+    }
+    m = (multi *)lua_newuserdatauv(L, sizeof *m, 0);
+    memset(m, 0, sizeof *m);
+    m->closed = 1;                      /* until cm exists */
+    luaL_setmetatable(L, MULTI_MT);
+    m->cm = curl_multi_init();
+    if (!m->cm) return luaL_error(L, "curl_multi_init failed");
+    m->closed = 0;
+    if (max_host > 0) curl_multi_setopt(m->cm, CURLMOPT_MAX_HOST_CONNECTIONS, max_host);
+    if (max_total > 0) curl_multi_setopt(m->cm, CURLMOPT_MAX_TOTAL_CONNECTIONS, max_total);
+    return 1;
+}
+
+static int transfer_gc(lua_State *L)
+{
+    transfer_release(L, (transfer *)lua_touserdata(L, 1));
+    return 0;
+}
+
+static int multi_gc(lua_State *L)
+{
+    multi_release(L, (multi *)lua_touserdata(L, 1));
+    return 0;
+}
+
+static const luaL_Reg transfer_methods[] = {
+    {"result", transfer_result},
+    {"cancel", transfer_cancel},
+    {"state", transfer_state},
+    {"close", transfer_close},
+    {NULL, NULL}
+};
+
+static const luaL_Reg transfer_meta[] = {
+    {"__gc", transfer_gc},
+    {"__close", transfer_gc},
+    {"__tostring", transfer_tostring},
+    {NULL, NULL}
+};
+
+static const luaL_Reg multi_methods[] = {
+    {"add", multi_add},
+    {"perform", multi_perform},
+    {"next_done", multi_next_done},
+    {"wait", multi_wait},
+    {"timeout", multi_timeout},
+    {"close", multi_close},
+    {NULL, NULL}
+};
+
+static const luaL_Reg multi_meta[] = {
+    {"__gc", multi_gc},
+    {"__close", multi_gc},
+    {"__tostring", multi_tostring},
+    {NULL, NULL}
+};
+
+static void new_class(lua_State *L, const char *name, const luaL_Reg *meta,
+                      const luaL_Reg *methods)
+{
+    luaL_newmetatable(L, name);
+    hamsa_setfuncs(L, meta);
+    lua_newtable(L);
+    hamsa_setfuncs(L, methods);
+    lua_setfield(L, -2, "__index");
+    lua_pop(L, 1);
+}
+
 int hamsa_http_open(lua_State *L)
 {
-    (void)L;
+    /* reference-counted and thread-safe since libcurl 7.84 */
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+        return luaL_error(L, "curl_global_init failed");
+    new_class(L, MULTI_MT, multi_meta, multi_methods);
+    new_class(L, TRANSFER_MT, transfer_meta, transfer_methods);
+    lua_pushcfunction(L, multi_new);
+    lua_setfield(L, -2, "multi");
+    lua_pushstring(L, curl_version_info(CURLVERSION_NOW)->version);
+    lua_setfield(L, -2, "curl_version");
     return 0;
 }
