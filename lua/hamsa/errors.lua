@@ -1,0 +1,151 @@
+--- Error values of hamsa: one table shape for every failure.
+-- A failure comes back as `nil, err`; `err` carries `kind`, `message`,
+-- `status`, `code`, `field`, `body`, `retryable` (see API.md) and prints as
+-- `hamsa: <kind>: <message>`.
+-- @module hamsa.errors
+local setmetatable, getmetatable, type, pairs = setmetatable, getmetatable, type, pairs
+local tostring, concat, find, sub = tostring, table.concat, string.find, string.sub
+
+local M = {}
+
+local Error = {}
+Error.__index = Error
+Error.__name = "hamsa.error"
+function Error.__tostring(e)
+    return "hamsa: " .. e.kind .. ": " .. e.message
+end
+M.Error = Error
+
+--- Makes an error.
+-- @tparam string kind one of the kinds of API.md
+-- @tparam string message one human sentence
+-- @tparam[opt] table fields status, code, field, body, retryable, ...
+-- @treturn table the error
+function M.new(kind, message, fields)
+    local e = fields or {}
+    e.kind = kind
+    e.message = message
+    if e.retryable == nil then e.retryable = false end
+    return setmetatable(e, Error)
+end
+
+--- Tells whether `v` is an error made here.
+function M.is(v)
+    return getmetatable(v) == Error
+end
+
+--- An input rejected before sending.
+function M.invalid(field, message)
+    return M.new("invalid", message, { field = field })
+end
+
+--- Replaces every occurrence of `secret` in `s` (plain text, not a pattern).
+-- @treturn string
+function M.redact(s, secret)
+    if type(s) ~= "string" or not secret or secret == "" then return s end
+    local i = find(s, secret, 1, true)
+    if not i then return s end
+    local out, pos, n = {}, 1, 0
+    while i do
+        n = n + 1
+        out[n] = sub(s, pos, i - 1)
+        n = n + 1
+        out[n] = "[REDACTED]"
+        pos = i + #secret
+        i = find(s, secret, pos, true)
+    end
+    out[n + 1] = sub(s, pos)
+    return concat(out)
+end
+
+local function redact_deep(v, secret, seen)
+    if type(v) == "string" then return M.redact(v, secret) end
+    if type(v) ~= "table" or seen[v] then return v end
+    seen[v] = true
+    for k, x in pairs(v) do
+        local r = redact_deep(x, secret, seen)
+        if r ~= x then v[k] = r end
+    end
+    return v
+end
+
+--- Removes `secret` from every string an error carries (message, body,
+-- headers), in place; a server that echoes the key back must not make it
+-- show up in a log.
+function M.scrub(e, secret)
+    if not secret or secret == "" then return e end
+    e.message = M.redact(e.message, secret)
+    e.code = M.redact(e.code, secret)
+    redact_deep(e.body, secret, {})
+    redact_deep(e.headers, secret, {})
+    return e
+end
+
+local REASONS = {
+    [300] = "Multiple Choices", [301] = "Moved Permanently", [302] = "Found",
+    [303] = "See Other", [307] = "Temporary Redirect", [308] = "Permanent Redirect",
+    [400] = "Bad Request", [401] = "Unauthorized", [402] = "Payment Required",
+    [403] = "Forbidden", [404] = "Not Found", [405] = "Method Not Allowed",
+    [408] = "Request Timeout", [409] = "Conflict", [410] = "Gone",
+    [413] = "Payload Too Large", [415] = "Unsupported Media Type",
+    [422] = "Unprocessable Entity", [425] = "Too Early", [429] = "Too Many Requests",
+    [500] = "Internal Server Error", [501] = "Not Implemented", [502] = "Bad Gateway",
+    [503] = "Service Unavailable", [504] = "Gateway Timeout",
+}
+
+--- The kind for an HTTP status that is not a success.
+function M.kind_for_status(status)
+    if status == 401 or status == 403 then return "auth" end
+    if status == 404 then return "not_found" end
+    if status == 429 then return "rate_limited" end
+    if status >= 500 then return "server" end
+    return "api"
+end
+
+--- Whether the same request sent again could get another answer.
+function M.status_retryable(status)
+    return status == 408 or status == 425 or status == 429
+        or (status >= 500 and status ~= 501 and status ~= 505)
+end
+
+--- "HTTP 503 Service Unavailable"
+function M.status_text(status)
+    local r = REASONS[status]
+    return r and ("HTTP " .. status .. " " .. r) or ("HTTP " .. tostring(status))
+end
+
+-- libcurl errors: kind and whether trying again may help. Failures of
+-- certificate checks or of the URL itself will fail the same way again.
+local TRANSPORT = {
+    CURLE_OPERATION_TIMEDOUT = { "timeout", true },
+    CURLE_COULDNT_RESOLVE_HOST = { "network", true },
+    CURLE_COULDNT_RESOLVE_PROXY = { "network", true },
+    CURLE_COULDNT_CONNECT = { "network", true },
+    CURLE_SEND_ERROR = { "network", true },
+    CURLE_RECV_ERROR = { "network", true },
+    CURLE_GOT_NOTHING = { "network", true },
+    CURLE_PARTIAL_FILE = { "network", true },
+    CURLE_SSL_CONNECT_ERROR = { "network", true },
+    CURLE_HTTP2 = { "network", true },
+    CURLE_HTTP2_STREAM = { "network", true },
+    CURLE_PROXY = { "network", true },
+    CURLE_PEER_FAILED_VERIFICATION = { "network", false },
+    CURLE_SSL_CACERT_BADFILE = { "network", false },
+    CURLE_SSL_CERTPROBLEM = { "network", false },
+    CURLE_UNSUPPORTED_PROTOCOL = { "network", false },
+    CURLE_URL_MALFORMAT = { "config", false },
+    CURLE_WEIRD_SERVER_REPLY = { "network", false },
+    CURLE_BAD_CONTENT_ENCODING = { "decode", false },
+    RESPONSE_TOO_LARGE = { "decode", false },
+}
+
+--- Kind and retryability of a libcurl error name.
+-- @treturn string kind
+-- @treturn boolean retryable
+function M.transport(code)
+    local t = TRANSPORT[code]
+    if t then return t[1], t[2] end
+    return "network", false
+end
+
+return M
