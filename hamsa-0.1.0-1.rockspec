@@ -1,0 +1,56 @@
+rockspec_format = "3.0"
+package = "hamsa"
+version = "0.1.0-1"
+source = {
+    url = "git+https://github.com/lua-hamsa/lua-hamsa.git",
+    tag = "v0.1.0",
+}
+description = {
+    summary = "Client for Hamsa's voice-agent API: create, clone and update agents, place calls",
+    detailed = [[
+hamsa creates, clones and updates Hamsa voice agents and places phone calls
+(from your own number or through Twilio). A C core drives libcurl (one multi
+handle per client, keep-alive, verified TLS) and carries an integer-exact JSON
+codec; a Lua layer validates bodies before sending, maps errors, and retries
+only what cannot place a call twice. Blocking calls for scripts, callbacks and
+client:poll() for game loops and servers.
+]],
+    homepage = "https://github.com/lua-hamsa/lua-hamsa",
+    license = "MIT",
+    labels = { "http", "api", "voice", "libcurl", "json" },
+}
+dependencies = {
+    "lua >= 5.1, < 5.5",
+}
+-- Only the library: Debian keeps curl/curl.h in a multiarch folder that the
+-- compiler finds by itself, so the header path is not required.
+external_dependencies = {
+    CURL = { library = "curl" },
+}
+build = {
+    type = "builtin",
+    modules = {
+        ["hamsa.core"] = {
+            sources = { "csrc/core.c", "csrc/http.c", "csrc/json.c", "csrc/sys.c" },
+            incdirs = { "csrc", "$(CURL_INCDIR)" },
+            libdirs = { "$(CURL_LIBDIR)" },
+            libraries = { "curl" },
+        },
+        ["hamsa"] = "lua/hamsa/init.lua",
+        ["hamsa.client"] = "lua/hamsa/client.lua",
+        ["hamsa.resources"] = "lua/hamsa/resources.lua",
+        ["hamsa.validate"] = "lua/hamsa/validate.lua",
+        ["hamsa.errors"] = "lua/hamsa/errors.lua",
+        ["hamsa.retry"] = "lua/hamsa/retry.lua",
+        ["hamsa.url"] = "lua/hamsa/url.lua",
+        ["hamsa.mock"] = "lua/hamsa/mock.lua",
+    },
+    install = {
+        bin = { ["hamsa-mock"] = "bin/hamsa-mock" },
+    },
+}
+-- Debian's busted is not a rock: the Makefile runs it.
+test = {
+    type = "command",
+    command = "make test",
+}

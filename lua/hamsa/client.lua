@@ -1,0 +1,628 @@
+--- The client: configuration, the request pipeline, and the loop that
+-- drives every transfer, blocking or not, on one libcurl multi handle.
+--
+-- One request ("call") goes: checks → encode → attempt → result mapping →
+-- retry decision → completion. Blocking calls drive the loop until their
+-- own call completes; calls with `opts.on_done` complete in the loop and
+-- their callbacks run from `poll`/`wait`. Backoff between attempts is a
+-- timer inside that loop, so the async path never sleeps the host.
+-- @module hamsa.client
+local core = require "hamsa.core"
+local errors = require "hamsa.errors"
+local retry = require "hamsa.retry"
+local url = require "hamsa.url"
+
+local type, pairs, next, pcall, error, tostring, setmetatable, getmetatable, select =
+    type, pairs, next, pcall, error, tostring, setmetatable, getmetatable, select
+local min, huge, floor = math.min, math.huge, math.floor
+local find, format, match, lower, concat = string.find, string.format, string.match, string.lower, table.concat
+local getenv = os.getenv
+
+local json = core.json
+local encode, decode, null = json.encode, json.decode, json.null
+local array_mt = json.array_mt
+local now, uuid4 = core.now, core.uuid4
+
+local M = {}
+
+M.DEFAULT_BASE_URL = "https://api.tryhamsa.com"
+
+local DEFAULTS = {
+    timeout = 30,
+    connect_timeout = 10,
+    max_retries = 2,
+    max_connections = 32,
+    max_response_bytes = 16 * 1024 * 1024,
+}
+M.DEFAULTS = DEFAULTS
+
+-- option name -> Lua type; anything else is misuse and raises
+local CLIENT_OPTIONS = {
+    api_key = "string", base_url = "string", timeout = "number", connect_timeout = "number",
+    max_retries = "number", headers = "table", user_agent = "string", ca_file = "string",
+    proxy = "string", validate = "boolean", max_connections = "number",
+    max_response_bytes = "number", stall_timeout = "number", allow_insecure_http = "boolean",
+    logger = "function", on_error = "function",
+}
+local REQUEST_OPTIONS = {
+    timeout = "number", connect_timeout = "number", max_retries = "number", headers = "table",
+    idempotency_key = "string", query = "table", on_done = "function", stall_timeout = "number",
+}
+M.REQUEST_OPTIONS = REQUEST_OPTIONS
+
+-- The key is kept out of the client table, so that dumping a client (an
+-- inspector, a debugger, a careless log line) cannot show it.
+local SECRETS = setmetatable({}, { __mode = "k" })
+
+local EMPTY = setmetatable({}, { __newindex = function() error("read-only", 2) end })
+
+---------------------------------------------------------------------------
+-- option checking (misuse raises at the caller's level)
+
+local function check_number(v, name, where, level, lo, integer)
+    if v ~= v or v == huge or v == -huge or v < lo or (integer and v ~= floor(v)) then
+        error(format("%s: %s must be %s >= %s", where, name, integer and "an integer" or "a number", lo), level + 1)
+    end
+end
+
+--- Checks an options table against a spec of names and types.
+-- `level` is the error level of the caller's caller.
+local function check_options(opts, spec, where, level)
+    if opts == nil then return end
+    if type(opts) ~= "table" then
+        error(where .. ": options must be a table", level + 1)
+    end
+    for k, v in pairs(opts) do
+        local want = spec[k]
+        if not want then
+            error(format("%s: unknown option '%s'", where, tostring(k)), level + 1)
+        end
+        if type(v) ~= want then
+            error(format("%s: option '%s' must be a %s", where, k, want), level + 1)
+        end
+    end
+    if opts.timeout then check_number(opts.timeout, "timeout", where, level + 1, 0.001) end
+    if opts.connect_timeout then check_number(opts.connect_timeout, "connect_timeout", where, level + 1, 0.001) end
+    if opts.max_retries then check_number(opts.max_retries, "max_retries", where, level + 1, 0, true) end
+    if opts.stall_timeout then check_number(opts.stall_timeout, "stall_timeout", where, level + 1, 1) end
+end
+M.check_options = check_options
+
+local TOKEN = "^[!#$%%&'*+%-.^_`|~%w]+$"
+
+--- Checks a headers table and returns its lines in an order-preserving
+-- map keyed by lower-cased name. CR, LF and NUL are refused everywhere:
+-- they would let a value smuggle in another header.
+local function header_lines(h, where, level, into)
+    into = into or { order = {}, lines = {} }
+    for name, value in pairs(h) do
+        if type(name) ~= "string" or not match(name, TOKEN) then
+            error(format("%s: header name %q is not a valid HTTP token", where, tostring(name)), level + 1)
+        end
+        local lname = lower(name)
+        if lname == "authorization" then
+            error(where .. ": set api_key instead of an Authorization header", level + 1)
+        end
+        if type(value) == "number" then value = tostring(value) end
+        if type(value) ~= "string" or find(value, "[\r\n%z]") then
+            error(format("%s: header %s must be a string without CR, LF or NUL", where, name), level + 1)
+        end
+        if not into.lines[lname] then into.order[#into.order + 1] = lname end
+        into.lines[lname] = name .. ": " .. value
+    end
+    return into
+end
+
+local function flatten(map)
+    local out = {}
+    for i, lname in pairs(map.order) do out[i] = map.lines[lname] end
+    return out
+end
+
+---------------------------------------------------------------------------
+-- the client object
+
+local Client = {}
+Client.__index = Client
+Client.__name = "hamsa.client"
+M.Client = Client
+
+local Request = {}
+Request.__index = Request
+Request.__name = "hamsa.request"
+M.Request = Request
+
+local function lua_version()
+    if type(jit) == "table" and jit.version then return jit.version end   -- luacheck: ignore jit
+    return _VERSION
+end
+
+--- Makes a client. Raises only on a malformed options table.
+-- @tparam[opt] table opts see API.md "Client options"
+-- @treturn Client
+-- `level` is where misuse errors point (2: the caller of new).
+function M.new(opts, level)
+    level = level or 2
+    check_options(opts, CLIENT_OPTIONS, "hamsa.new", level)
+    opts = opts or EMPTY
+    if opts.max_connections then check_number(opts.max_connections, "max_connections", "hamsa.new", level, 1, true) end
+    if opts.max_response_bytes then
+        check_number(opts.max_response_bytes, "max_response_bytes", "hamsa.new", level, 1, true)
+    end
+    local self = setmetatable({
+        _timeout = opts.timeout or DEFAULTS.timeout,
+        _connect_timeout = opts.connect_timeout or DEFAULTS.connect_timeout,
+        _max_retries = opts.max_retries or DEFAULTS.max_retries,
+        _max_body = opts.max_response_bytes or DEFAULTS.max_response_bytes,
+        _stall = opts.stall_timeout,
+        _validate = opts.validate ~= false,
+        _ca_file = opts.ca_file,
+        _proxy = opts.proxy,
+        _on_error = opts.on_error,
+        _inflight = {},          -- transfer -> call
+        _timers = {},            -- calls waiting for their next attempt
+        _ready = {},             -- async calls whose on_done is due
+        _ready_head = 1,
+        _pending = 0,            -- async calls whose on_done has not run yet
+        _closed = false,
+    }, Client)
+
+    local key = opts.api_key
+    if key == nil then key = getenv("HAMSA_API_KEY") end
+    if key == "" then key = nil end
+    if key and find(key, "[\r\n%z]") then error("hamsa.new: api_key must not contain CR, LF or NUL", level) end
+    SECRETS[self] = key
+
+    local base = opts.base_url
+    local from_env = false
+    if base == nil then
+        base = getenv("HAMSA_BASE_URL")
+        from_env = base ~= nil and base ~= ""
+        if not from_env then base = M.DEFAULT_BASE_URL end
+    end
+    local scheme, host, path = url.parse_base(base)
+    if not scheme then
+        if not from_env then error("hamsa.new: base_url must be an http:// or https:// URL", level) end
+        self._config_err = "HAMSA_BASE_URL is not an http:// or https:// URL"
+    elseif scheme == "http" and not url.is_loopback(host) and not opts.allow_insecure_http then
+        self._config_err = "refusing to send the API key over plain http:// to " .. host ..
+            "; use https:// or set allow_insecure_http = true"
+    elseif not key then
+        self._config_err = "no API key: pass api_key to hamsa.new or set HAMSA_API_KEY"
+    end
+    self._base_url = scheme and (scheme .. "://" .. match(base, "^%a[%w+.-]*://([^/?#]+)") .. path) or base
+
+    -- the header lines every request shares, built once
+    local map = { order = {}, lines = {} }
+    header_lines({
+        ["Accept"] = "application/json",
+        ["User-Agent"] = opts.user_agent or format("lua-hamsa/%s (%s; libcurl/%s)",
+            core._VERSION, lua_version(), core.curl_version),
+    }, "hamsa.new", level, map)
+    if opts.headers then header_lines(opts.headers, "hamsa.new", level, map) end
+    self._header_map = map
+    local lines = flatten(map)
+    if key then lines[#lines + 1] = "Authorization: Token " .. key end
+    self._headers = lines
+    local with_body = { "Content-Type: application/json" }
+    for i = 1, #lines do with_body[i + 1] = lines[i] end
+    self._headers_json = with_body
+
+    if opts.logger then
+        self._log = opts.logger
+    elseif getenv("HAMSA_LOG") == "debug" then
+        self._log = function(level, msg) io.stderr:write("hamsa ", level, ": ", msg, "\n") end
+    end
+
+    self._multi = core.multi { max_host_connections = opts.max_connections or DEFAULTS.max_connections }
+    return self
+end
+
+function Client:__tostring()
+    return format("hamsa.client (%s, %d pending%s)", self._base_url, self._pending,
+        self._closed and ", closed" or "")
+end
+
+---------------------------------------------------------------------------
+-- result mapping
+
+local function envelope_message(env)
+    if type(env) ~= "table" then return nil end
+    local m = env.message
+    if type(m) == "string" and m ~= "" then return m end
+    if type(m) == "table" and type(m[1]) == "string" then return concat(m, "; ") end
+    if type(env.error) == "string" and env.error ~= "" then return env.error end
+    return nil
+end
+
+--- Maps one finished attempt to `data` or an error.
+local function interpret(call, status, body, headers, ename, emsg)
+    local what = call.method .. " " .. call.path
+    if ename then
+        local kind, retryable = errors.transport(ename)
+        return nil, errors.new(kind, format("%s: %s", what, emsg), {
+            status = status, code = ename, retryable = retryable, headers = headers,
+        })
+    end
+    if status >= 200 and status < 300 then
+        if status == 204 then return null end
+        local env, derr = decode(body)
+        if env == nil then
+            return nil, errors.new("decode", format("%s: the response is not JSON (%s)", what, derr),
+                { status = status, code = "INVALID_JSON", headers = headers })
+        end
+        if type(env) ~= "table" or getmetatable(env) == array_mt then
+            return nil, errors.new("decode", what .. ": the response is not a Hamsa envelope",
+                { status = status, code = "INVALID_ENVELOPE", body = env, headers = headers })
+        end
+        local data = env.data
+        if env.success == false and (data == nil or data == null) then
+            return nil, errors.new("api", format("%s (%s on %s)",
+                envelope_message(env) or "the API reported a failure", errors.status_text(status), what),
+                { status = status, code = env.messageKey, body = env, headers = headers })
+        end
+        if data == nil then data = null end
+        return data
+    end
+    local env = decode(body)
+    local msg = envelope_message(env) or "the API answered with an error"
+    return nil, errors.new(errors.kind_for_status(status),
+        format("%s (%s on %s)", msg, errors.status_text(status), what), {
+            status = status,
+            code = type(env) == "table" and type(env.messageKey) == "string" and env.messageKey or nil,
+            body = env,
+            headers = headers,
+            retryable = errors.status_retryable(status),
+        })
+end
+
+---------------------------------------------------------------------------
+-- the loop
+
+local function log(self, level, fmt, ...)
+    local logger = self._log
+    if logger then
+        local msg = errors.redact(format(fmt, ...), SECRETS[self])
+        pcall(logger, level, msg)
+    end
+end
+
+local function complete(self, call, data, err, response)
+    call.done = true
+    call.data, call.err, call.response = data, err, response
+    if call.on_done then
+        local ready = self._ready
+        ready[#ready + 1] = call
+    end
+end
+
+local function start_attempt(self, call)
+    call.attempts = call.attempts + 1
+    call.next_at = nil
+    local t = self._multi:add(call.spec)
+    self._inflight[t] = call
+    call.transfer = t
+    if self._log then log(self, "debug", "%s %s: attempt %d", call.method, call.path, call.attempts) end
+end
+
+local function finish_transfer(self, t)
+    local call = self._inflight[t]
+    self._inflight[t] = nil
+    if not call then t:close() return end
+    call.transfer = nil
+    local status, body, headers, ename, emsg, sent, secs, connects = t:result()
+    t:close()
+    local data, err = interpret(call, status, body, headers, ename, emsg)
+    local key = SECRETS[self]
+    local response = {
+        status = status, headers = headers, body = body, attempts = call.attempts,
+        idempotency_key = call.idempotency_key, elapsed = secs, new_connections = connects,
+    }
+    if not err then
+        if self._log then log(self, "debug", "%s %s: %d in %.1f ms", call.method, call.path, status, secs * 1000) end
+        return complete(self, call, data, nil, response)
+    end
+    err.attempts = call.attempts
+    local delay = retry.decide(err, call.method, sent, call.attempts - 1, call.max_retries)
+    if delay and not self._closed then
+        if self._log then
+            log(self, "debug", "%s %s: %s; retrying in %.2f s", call.method, call.path, tostring(err), delay)
+        end
+        call.next_at = now() + delay
+        self._timers[call] = true
+        return
+    end
+    if self._log then log(self, "debug", "%s %s: %s", call.method, call.path, tostring(err)) end
+    errors.scrub(err, key)
+    response.body = errors.redact(body, key)
+    err.response = response
+    complete(self, call, nil, err, response)
+end
+
+-- One turn: let libcurl move bytes, take the finished transfers, and start
+-- the attempts whose backoff has run out.
+local function step(self)
+    if self._closed then return end
+    local m = self._multi
+    m:perform()
+    local t = m:next_done()
+    while t do
+        finish_transfer(self, t)
+        t = m:next_done()
+    end
+    if next(self._timers) then
+        local at = now()
+        for call in pairs(self._timers) do
+            if call.next_at <= at then
+                self._timers[call] = nil
+                start_attempt(self, call)
+            end
+        end
+    end
+end
+
+-- How long the loop may sleep: up to `cap`, less when a backoff ends sooner.
+local function next_wait(self, cap)
+    if next(self._timers) then
+        local at = now()
+        for call in pairs(self._timers) do
+            local d = call.next_at - at
+            if d < cap then cap = d end
+        end
+        if cap < 0 then cap = 0 end
+    end
+    return cap
+end
+
+-- Runs the callbacks that are due, each once, under pcall. An error in one
+-- does not stop the others; it goes to opts.on_error when the client has
+-- one, otherwise the first is raised again once all have run.
+local function deliver(self)
+    local ready = self._ready
+    local first_err
+    while self._ready_head <= #ready do
+        local i = self._ready_head
+        local call = ready[i]
+        ready[i] = false
+        self._ready_head = i + 1
+        self._pending = self._pending - 1
+        local ok, e = pcall(call.on_done, call.data, call.err, call.response)
+        if not ok then
+            if self._on_error then
+                pcall(self._on_error, e, call.request)
+            elseif first_err == nil then
+                first_err = e
+            end
+        end
+    end
+    if self._ready_head > #ready then
+        self._ready = {}
+        self._ready_head = 1
+    end
+    if first_err ~= nil then error(first_err, 0) end
+end
+
+-- Drives the loop until `call` completes; async calls that finish
+-- meanwhile wait for the next poll.
+local function run(self, call)
+    local m = self._multi
+    while not call.done do
+        step(self)
+        if not call.done then m:wait(next_wait(self, 1)) end
+    end
+    if call.err then return nil, call.err, call.response end
+    return call.data, call.response
+end
+
+---------------------------------------------------------------------------
+-- the pipeline
+
+local function fail(self, err, on_done)
+    if not on_done then return nil, err end
+    local call = { done = true, err = err, on_done = on_done, attempts = 0 }
+    local req = setmetatable({ _client = self, _call = call }, Request)
+    call.request = req
+    self._pending = self._pending + 1
+    local ready = self._ready
+    ready[#ready + 1] = call
+    return req
+end
+
+-- Fails a request before sending: returned, or delivered by the next poll.
+function Client:_fail(err, opts)
+    return fail(self, err, opts and opts.on_done)
+end
+
+--- Sends one request through checks, encoding, attempts and retries.
+-- Resources call it with their validator and preparer; `opts` was checked.
+-- @treturn[1] any data, response (blocking)
+-- @treturn[2] Request (with opts.on_done)
+function Client:_send(method, path, query, body, opts, validator, prepare)
+    opts = opts or EMPTY
+    local on_done = opts.on_done
+    if self._closed then
+        return fail(self, errors.new("cancelled", "the client is closed"), on_done)
+    end
+    if self._config_err then
+        return fail(self, errors.new("config", self._config_err), on_done)
+    end
+    if body ~= nil then
+        if validator and self._validate then
+            local ok, field, msg = validator(body)
+            if not ok then return fail(self, errors.invalid(field, msg), on_done) end
+        end
+        if prepare then body = prepare(body) end
+    end
+    local payload
+    if body ~= nil then
+        local s, e = encode(body)
+        if not s then
+            return fail(self, errors.invalid(nil, "the body cannot be encoded as JSON: " .. tostring(e)), on_done)
+        end
+        payload = s
+    end
+
+    local headers = payload and self._headers_json or self._headers
+    local idem = opts.idempotency_key
+    if method == "POST" and not idem then idem = uuid4() end   -- one key for all attempts
+    if idem and find(idem, "[\r\n%z]") then error("idempotency_key must not contain CR, LF or NUL", 3) end
+    if opts.headers then
+        -- rare path: per-request headers replace same-named client ones
+        local base = self._header_map
+        local map = { order = {}, lines = {} }
+        for i, lname in pairs(base.order) do map.order[i] = lname; map.lines[lname] = base.lines[lname] end
+        header_lines(opts.headers, "request", 3, map)
+        headers = flatten(map)
+        if payload and not map.lines["content-type"] then headers[#headers + 1] = "Content-Type: application/json" end
+        if SECRETS[self] then headers[#headers + 1] = "Authorization: Token " .. SECRETS[self] end
+        if idem and not map.lines["idempotency-key"] then headers[#headers + 1] = "Idempotency-Key: " .. idem end
+    elseif idem then
+        local lines = {}
+        for i = 1, #headers do lines[i] = headers[i] end
+        lines[#lines + 1] = "Idempotency-Key: " .. idem
+        headers = lines
+    end
+
+    local full = self._base_url .. path
+    if query and next(query) then full = full .. "?" .. url.query(query) end
+    local stall = opts.stall_timeout or self._stall
+    local call = {
+        method = method, path = path, attempts = 0,
+        max_retries = opts.max_retries or self._max_retries,
+        on_done = on_done, idempotency_key = idem,
+        spec = {
+            url = full, method = method, headers = headers, body = payload,
+            timeout = opts.timeout or self._timeout,
+            connect_timeout = opts.connect_timeout or self._connect_timeout,
+            ca_file = self._ca_file, proxy = self._proxy, max_body = self._max_body,
+            low_speed_limit = stall and 1 or nil, low_speed_time = stall,
+        },
+    }
+    start_attempt(self, call)
+    if not on_done then return run(self, call) end
+    self._pending = self._pending + 1
+    local req = setmetatable({ _client = self, _call = call }, Request)
+    call.request = req
+    return req
+end
+
+--- The escape hatch for routes the library does not wrap yet: same
+-- authentication, encoding, error mapping, retries and results; no validation.
+-- @tparam string method "GET", "POST", "PATCH", ...
+-- @tparam string path like "/v1/voice-agents"
+-- @tparam[opt] table body
+-- @tparam[opt] table opts request options, plus `query`
+function Client:request(method, path, body, opts)
+    if getmetatable(self) ~= Client then error("use client:request(...)", 2) end
+    if type(method) ~= "string" or not match(method, "^%u+$") then
+        error("client:request: method must be an upper-case string such as \"GET\"", 2)
+    end
+    if type(path) ~= "string" or not match(path, "^/[^%s?#]*$") then
+        error("client:request: path must be a string starting with \"/\" (put query parameters in opts.query)", 2)
+    end
+    if body ~= nil and type(body) ~= "table" then error("client:request: body must be a table", 2) end
+    check_options(opts, REQUEST_OPTIONS, "client:request", 2)
+    return self:_send(method, path, opts and opts.query, body, opts)
+end
+
+---------------------------------------------------------------------------
+-- non-blocking use
+
+--- Drives transfers and runs the callbacks of finished requests.
+-- @tparam[opt=0] number max_wait seconds it may wait for activity
+-- @treturn number requests whose on_done has not run yet
+function Client:poll(max_wait)
+    max_wait = max_wait or 0
+    if type(max_wait) ~= "number" or max_wait < 0 then error("client:poll: max_wait must be a number >= 0", 2) end
+    if self._closed then return 0 end
+    step(self)
+    if self._ready_head > #self._ready and max_wait > 0 and self._pending > 0 then
+        self._multi:wait(next_wait(self, max_wait))
+        step(self)
+    end
+    deliver(self)
+    return self._pending
+end
+
+--- Drives transfers until no request is in flight (or `timeout` passes).
+-- @tparam[opt] number timeout seconds
+-- @treturn number requests still in flight (0 when all are done)
+function Client:wait(timeout)
+    if timeout ~= nil and (type(timeout) ~= "number" or timeout < 0) then
+        error("client:wait: timeout must be a number >= 0", 2)
+    end
+    local deadline = timeout and now() + timeout
+    while not self._closed do
+        step(self)
+        deliver(self)
+        if self._pending == 0 then break end
+        local cap = 1
+        if deadline then
+            local left = deadline - now()
+            if left <= 0 then break end
+            cap = min(cap, left)
+        end
+        self._multi:wait(next_wait(self, cap))
+    end
+    return self._pending
+end
+
+--- Number of requests in flight (whose on_done has not run yet).
+function Client:pending()
+    return self._pending
+end
+
+local function cancel(self, call)
+    if call.done then return false end
+    local t = call.transfer
+    if t then
+        t:cancel()
+        self._inflight[t] = nil
+        t:close()
+        call.transfer = nil
+    end
+    self._timers[call] = nil
+    complete(self, call, nil, errors.new("cancelled", call.method .. " " .. call.path .. " was cancelled",
+        { attempts = call.attempts }))
+    return true
+end
+
+--- Cancels everything in flight and releases the connections. Every
+-- request still in flight gets its on_done at once, with kind "cancelled".
+function Client:close()
+    if self._closed then return end
+    for _, call in pairs(self._inflight) do cancel(self, call) end
+    for call in pairs(self._timers) do cancel(self, call) end
+    self._closed = true
+    self._multi:close()
+    deliver(self)
+end
+Client.__close = Client.close
+Client.__gc = Client.close
+
+--- Cancels the request; its on_done runs from the next poll/wait with
+-- err.kind == "cancelled".
+-- @treturn boolean whether it was still in flight
+function Request:cancel()
+    local client = self._client
+    if client._closed then return false end
+    return cancel(client, self._call)
+end
+
+--- Whether the request has finished (its on_done may not have run yet).
+function Request:done()
+    return self._call.done == true
+end
+
+function Request:__tostring()
+    local c = self._call
+    return format("hamsa.request (%s %s, %s)", tostring(c.method), tostring(c.path),
+        c.done and "done" or "in flight")
+end
+
+-- for specs and tools that must prove the key is set without showing it
+function M.has_key(client)
+    return SECRETS[client] ~= nil
+end
+
+return M

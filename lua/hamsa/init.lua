@@ -1,0 +1,54 @@
+--- hamsa: a Lua client for Hamsa's voice-agent API.
+--
+--     local hamsa = require "hamsa"
+--     local client = hamsa.new { api_key = "..." }
+--     local agent, err = client.agents:create { agentName = "Sara", lang = "ar" }
+--
+-- This module is the face of the library; the work happens in
+-- `hamsa.client` (pipeline and loop), `hamsa.resources` (routes),
+-- `hamsa.validate`, `hamsa.errors`, `hamsa.retry` and the C core
+-- `hamsa.core` (libcurl engine and JSON codec).
+-- @module hamsa
+local core = require "hamsa.core"
+local client = require "hamsa.client"
+local resources = require "hamsa.resources"
+local errors = require "hamsa.errors"
+
+local json = core.json
+
+local M = {}
+
+--- The library version, "x.y.z" (the rockspec carries the same).
+M._VERSION = core._VERSION
+
+--- JSON null: the same value as `cjson.null` (a NULL light userdata).
+M.null = json.null
+
+--- Marks `t` (default a new table) to encode as a JSON array: `{}` becomes `[]`.
+-- @function array
+M.array = json.array
+
+--- Marks `t` (default a new table) to encode as a JSON object: `{}` stays `{}`.
+-- @function object
+M.object = json.object
+
+--- The codec: `encode(v)` → string | nil, err; `decode(s)` → value | nil, err.
+M.json = {
+    encode = json.encode,
+    decode = json.decode,
+    null = json.null,
+    array = json.array,
+    object = json.object,
+}
+
+--- Makes a client; raises only on a malformed options table.
+-- @tparam[opt] table opts see README "Options"
+-- @treturn hamsa.client
+function M.new(opts)
+    return resources.attach(client.new(opts, 3))
+end
+
+--- Whether `v` is an error value returned by this library.
+M.is_error = errors.is
+
+return M

@@ -1,0 +1,199 @@
+--- The wrapped routes: `client.agents` and `client.calls`.
+-- Each method checks its arguments (misuse raises at the caller's line),
+-- names its validator, and hands the request to the client's pipeline.
+-- Bodies use the API's own field names; the caller's tables are never
+-- modified (a body that needs changes on the wire is copied first).
+-- @module hamsa.resources
+local core = require "hamsa.core"
+local client_mod = require "hamsa.client"
+local validate = require "hamsa.validate"
+local url = require "hamsa.url"
+local errors = require "hamsa.errors"
+
+local type, pairs, next, error, getmetatable, setmetatable = type, pairs, next, error, getmetatable, setmetatable
+local json = core.json
+local array, object = json.array, json.object
+local check_options, REQUEST_OPTIONS = client_mod.check_options, client_mod.REQUEST_OPTIONS
+local escape = url.escape
+
+local M = {}
+
+---------------------------------------------------------------------------
+-- wire preparation: fields the API documents as arrays go out as arrays
+-- even when the caller wrote an empty `{}` (which JSON would make `{}`);
+-- sending `pokeMessages = []` is how an agent's messages get cleared.
+
+local DAYS = { ["*"] = true }
+local AGENT_ARRAYS = {
+    pokeMessages = true, webToolsIds = true, voiceDictionaryIds = true,
+    knowledgeBaseItemsIds = true, freeSlots = DAYS,
+    googleCalendarSettings = { freeSlots = DAYS },
+}
+
+local function shallow_copy(t)
+    local c = {}
+    for k, v in pairs(t) do c[k] = v end
+    return setmetatable(c, getmetatable(t))
+end
+
+-- Returns `t`, or a copy in which the empty, unmarked tables at the
+-- places `shape` names are array-marked. Copies only along changed paths.
+local function mark_arrays(t, shape)
+    local copy
+    local function fix(k, sub)
+        local v = t[k]
+        if type(v) ~= "table" or getmetatable(v) ~= nil then return end
+        local fixed
+        if sub == true then
+            if next(v) == nil then fixed = array() end
+        else
+            fixed = mark_arrays(v, sub)
+            if fixed == v then fixed = nil end
+        end
+        if fixed then
+            copy = copy or shallow_copy(t)
+            copy[k] = fixed
+        end
+    end
+    if shape["*"] then
+        for k in pairs(t) do fix(k, shape["*"]) end
+    else
+        for k, sub in pairs(shape) do fix(k, sub) end
+    end
+    return copy or t
+end
+
+local function prepare_agent(body)
+    return mark_arrays(body, AGENT_ARRAYS)
+end
+
+-- A call with a stored agent always carries `params` (the API marks it
+-- required); an inline agent gets the same array care as a created one.
+local function prepare_call(body)
+    local out = body
+    if body.agentDetails ~= nil and type(body.agentDetails) == "table" then
+        local details = prepare_agent(body.agentDetails)
+        if details ~= body.agentDetails then
+            out = shallow_copy(body)
+            out.agentDetails = details
+        end
+    elseif body.voiceAgentId ~= nil and body.params == nil then
+        out = shallow_copy(body)
+        out.params = object()
+    end
+    return out
+end
+
+local function check_body(body, where, level)
+    if type(body) ~= "table" then
+        error(where .. ": body must be a table", level + 1)
+    end
+end
+
+local function check_id(id, where, level)
+    if type(id) ~= "string" then
+        error(where .. ": voiceAgentId must be a string", level + 1)
+    end
+end
+
+local function empty_id(client, opts)
+    return client:_fail(errors.invalid("voiceAgentId", "voiceAgentId must be a non-empty string"), opts)
+end
+
+---------------------------------------------------------------------------
+-- agents
+
+local Agents = {}
+Agents.__index = Agents
+
+local function agents_self(self, name)
+    if getmetatable(self) ~= Agents then
+        error("use client.agents:" .. name .. "(...) (with a colon)", 3)
+    end
+    return self._client
+end
+
+--- Creates a voice agent: `POST /v1/voice-agents`.
+-- @tparam table body agent fields (`agentName` required)
+-- @tparam[opt] table opts request options
+-- @return data, response | nil, err
+function Agents:create(body, opts)
+    local client = agents_self(self, "create")
+    check_body(body, "agents:create", 2)
+    check_options(opts, REQUEST_OPTIONS, "agents:create", 2)
+    return client:_send("POST", "/v1/voice-agents", nil, body, opts, validate.agent_create, prepare_agent)
+end
+
+--- Clones an agent: `POST /v1/voice-agents/clone?voiceAgentId=<id>`.
+-- @tparam string voiceAgentId the agent to copy
+-- @tparam[opt] table body `{ agentName = ... }` (may be nil)
+-- @tparam[opt] table opts request options
+function Agents:clone(voiceAgentId, body, opts)
+    local client = agents_self(self, "clone")
+    check_id(voiceAgentId, "agents:clone", 2)
+    if body ~= nil then check_body(body, "agents:clone", 2) end
+    check_options(opts, REQUEST_OPTIONS, "agents:clone", 2)
+    if voiceAgentId == "" then return empty_id(client, opts) end
+    return client:_send("POST", "/v1/voice-agents/clone", { voiceAgentId = voiceAgentId },
+        body or object(), opts, validate.agent_clone)
+end
+
+--- Updates an agent: `PATCH /v1/voice-agents/<id>`.
+-- @tparam string voiceAgentId
+-- @tparam table body any subset of the agent fields
+-- @tparam[opt] table opts request options
+function Agents:update(voiceAgentId, body, opts)
+    local client = agents_self(self, "update")
+    check_id(voiceAgentId, "agents:update", 2)
+    check_body(body, "agents:update", 2)
+    check_options(opts, REQUEST_OPTIONS, "agents:update", 2)
+    if voiceAgentId == "" then return empty_id(client, opts) end
+    return client:_send("PATCH", "/v1/voice-agents/" .. escape(voiceAgentId), nil, body, opts,
+        validate.agent_update, prepare_agent)
+end
+
+---------------------------------------------------------------------------
+-- calls
+
+local Calls = {}
+Calls.__index = Calls
+
+local function calls_self(self, name)
+    if getmetatable(self) ~= Calls then
+        error("use client.calls:" .. name .. "(...) (with a colon)", 3)
+    end
+    return self._client
+end
+
+--- Places a call from your own number: `POST /v1/voice-agents/phone-number/call`.
+-- @tparam table body `toNumber`, `phoneNumber`, and `voiceAgentId` (+ `params`) or `agentDetails`
+-- @tparam[opt] table opts request options
+function Calls:phone_number(body, opts)
+    local client = calls_self(self, "phone_number")
+    check_body(body, "calls:phone_number", 2)
+    check_options(opts, REQUEST_OPTIONS, "calls:phone_number", 2)
+    return client:_send("POST", "/v1/voice-agents/phone-number/call", nil, body, opts,
+        validate.call_phone_number, prepare_call)
+end
+
+--- Places a call through Twilio: `POST /v1/voice-agents/twilio/call`.
+-- @tparam table body `toNumber`, `twilioPhoneNumber`, and `voiceAgentId` (+ `params`) or `agentDetails`
+-- @tparam[opt] table opts request options
+function Calls:twilio(body, opts)
+    local client = calls_self(self, "twilio")
+    check_body(body, "calls:twilio", 2)
+    check_options(opts, REQUEST_OPTIONS, "calls:twilio", 2)
+    return client:_send("POST", "/v1/voice-agents/twilio/call", nil, body, opts,
+        validate.call_twilio, prepare_call)
+end
+
+--- Attaches the resources to a client.
+function M.attach(client)
+    client.agents = setmetatable({ _client = client }, Agents)
+    client.calls = setmetatable({ _client = client }, Calls)
+    return client
+end
+
+M.mark_arrays = mark_arrays
+
+return M
