@@ -58,6 +58,8 @@ struct transfer {
     transfer *prev, *next;      /* in owner->active, or next in done queue */
     struct curl_slist *headers;
     buffer body, head;
+    buffer upload;              /* request body fed by on_upload */
+    size_t upload_pos;
     size_t max_body;
     int state;
     int too_large, oom;
@@ -125,6 +127,22 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
     return len;
 }
 
+/* Feeds the request body of a no-resend transfer. There is deliberately
+ * no seek callback: when a reused connection dies after the body went out,
+ * libcurl 7.x would silently send the request again on a new connection;
+ * unable to rewind, it fails with CURLE_SEND_FAIL_REWIND instead, so a
+ * POST that may have reached the server is never sent twice behind our
+ * back (CURLOPT_FORBID_RETRY_ON_REUSE needs libcurl 8.16). */
+static size_t on_upload(char *p, size_t size, size_t n, void *ud)
+{
+    transfer *t = ud;
+    size_t room = size * n, left = t->upload.len - t->upload_pos;
+    if (left < room) room = left;
+    memcpy(p, t->upload.p + t->upload_pos, room);
+    t->upload_pos += room;
+    return room;
+}
+
 /* ---------------------------------------------------------------------- */
 /* error names                                                             */
 
@@ -161,6 +179,7 @@ static const char *curl_code_name(CURLcode c)
     case CURLE_HTTP2_STREAM: return "CURLE_HTTP2_STREAM";
     case CURLE_HTTP3: return "CURLE_HTTP3";
     case CURLE_PROXY: return "CURLE_PROXY";
+    case CURLE_SEND_FAIL_REWIND: return "CURLE_SEND_FAIL_REWIND";
     default: return NULL;
     }
 }
@@ -238,6 +257,7 @@ static void transfer_release(lua_State *L, transfer *t)
     t->headers = NULL;
     buffer_free(&t->body);
     buffer_free(&t->head);
+    buffer_free(&t->upload);
     t->state = T_CLOSED;
 }
 
@@ -468,7 +488,8 @@ static void add_header(lua_State *L, transfer *t, const char *line)
  * spec = { url = s, method = "GET"|"POST"|..., headers = { "Name: v", ... },
  *          body = s?, timeout = sec?, connect_timeout = sec?,
  *          low_speed_limit = bytes/s?, low_speed_time = sec?,
- *          ca_file = s?, proxy = s?, max_body = bytes? }
+ *          ca_file = s?, proxy = s?, max_body = bytes?,
+ *          no_resend = bool? (never let libcurl send the body twice) }
  * Starts the transfer; progress happens in m:perform(). */
 static int multi_add(lua_State *L)
 {
@@ -476,6 +497,7 @@ static int multi_add(lua_State *L)
     const char *url, *method, *ca_file, *proxy, *body = NULL;
     size_t body_len = 0, nheaders, i;
     lua_Number timeout, connect_timeout, ls_limit, ls_time, max_body;
+    int no_resend;
     transfer *t;
     CURL *e;
 
@@ -491,6 +513,9 @@ static int multi_add(lua_State *L)
     ls_limit = opt_number(L, 2, "low_speed_limit", 0);
     ls_time = opt_number(L, 2, "low_speed_time", 0);
     max_body = opt_number(L, 2, "max_body", (lua_Number)DEFAULT_MAX_BODY);
+    lua_getfield(L, 2, "no_resend");
+    no_resend = lua_toboolean(L, -1);
+    lua_pop(L, 1);
     lua_getfield(L, 2, "body");
     if (!lua_isnil(L, -1)) {
         if (lua_type(L, -1) != LUA_TSTRING) luaL_error(L, "spec.body must be a string");
@@ -560,7 +585,14 @@ static int multi_add(lua_State *L)
         curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
     } else {
         if (strcmp(method, "POST") != 0) curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
-        if (body || strcmp(method, "POST") == 0) {
+        if (no_resend) {
+            if (body_len && !buffer_add(&t->upload, body, body_len))
+                return luaL_error(L, "out of memory");
+            curl_easy_setopt(e, CURLOPT_POST, 1L);
+            curl_easy_setopt(e, CURLOPT_READFUNCTION, on_upload);
+            curl_easy_setopt(e, CURLOPT_READDATA, (void *)t);
+            curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
+        } else if (body || strcmp(method, "POST") == 0) {
             curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
             curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, body ? body : "");
         }

@@ -8,12 +8,13 @@ local hamsa = require "hamsa"
 -- api_key and base_url come from HAMSA_API_KEY / HAMSA_BASE_URL when omitted
 local client = hamsa.new()
 
-local function check(value, err)
-    if value == nil then
-        io.stderr:write(tostring(err), "\n")     -- e.g. "hamsa: auth: ..."
+-- data, response on success; nil, err on failure
+local function check(data, err_or_response)
+    if data == nil then
+        io.stderr:write(tostring(err_or_response), "\n")   -- e.g. "hamsa: auth: ..."
         os.exit(1)
     end
-    return value
+    return data, err_or_response
 end
 
 -- 1. create an agent

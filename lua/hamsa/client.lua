@@ -240,6 +240,9 @@ local function interpret(call, status, body, headers, ename, emsg)
     local what = call.method .. " " .. call.path
     if ename then
         local kind, retryable = errors.transport(ename)
+        if ename == "CURLE_SEND_FAIL_REWIND" then
+            emsg = "the connection closed after the request was sent; the server may have acted on it"
+        end
         return nil, errors.new(kind, format("%s: %s", what, emsg), {
             status = status, code = ename, retryable = retryable, headers = headers,
         })
@@ -496,6 +499,7 @@ function Client:_send(method, path, query, body, opts, validator, prepare)
             connect_timeout = opts.connect_timeout or self._connect_timeout,
             ca_file = self._ca_file, proxy = self._proxy, max_body = self._max_body,
             low_speed_limit = stall and 1 or nil, low_speed_time = stall,
+            no_resend = not retry.IDEMPOTENT[method],
         },
     }
     start_attempt(self, call)

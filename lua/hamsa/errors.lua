@@ -129,6 +129,7 @@ local TRANSPORT = {
     CURLE_HTTP2 = { "network", true },
     CURLE_HTTP2_STREAM = { "network", true },
     CURLE_PROXY = { "network", true },
+    CURLE_SEND_FAIL_REWIND = { "network", true },   -- reused connection died after the body went out
     CURLE_PEER_FAILED_VERIFICATION = { "network", false },
     CURLE_SSL_CACERT_BADFILE = { "network", false },
     CURLE_SSL_CERTPROBLEM = { "network", false },
