@@ -60,7 +60,7 @@ test: deps
 
 demo: deps
 	@$(MAKE) --no-print-directory all
-	@$(RUN_ENV) $(LUA) examples/demo.lua
+	@$(RUN_ENV) sh examples/run-demo.sh $(LUA)
 
 install: $(CORE)
 	install -d $(DESTDIR)$(INST_LIBDIR)/hamsa $(DESTDIR)$(INST_LUADIR)/hamsa $(DESTDIR)$(INST_BINDIR)

@@ -1,0 +1,55 @@
+-- The examples are run as a user would, against the mock: each must exit 0
+-- and print what its comments promise.
+local helpers = require "spec.helpers"
+
+describe("examples", function()
+    local server
+
+    setup(function()
+        server = helpers.start_mock({ api_key = "example-key" })
+    end)
+
+    teardown(function()
+        server:stop()
+    end)
+
+    local function run(name)
+        local cmd = ("cd %s && HAMSA_BASE_URL=%s HAMSA_API_KEY=example-key LUA_PATH=%s LUA_CPATH=%s %s examples/%s 2>&1; echo \"exit=$?\"")
+            :format(helpers.quote(helpers.root), helpers.quote(server.url), helpers.quote(package.path),
+                    helpers.quote(package.cpath), helpers.lua, name)
+        local p = io.popen(cmd)
+        local out = p:read("a")
+        p:close()
+        return out
+    end
+
+    local cases = {
+        { "quickstart.lua", { "created  agent %x+", "cloned   agent", "updated  agent .* pokeMessages=0",
+                              "placed   call  jobId=%x+%-" } },
+        { "create_agent.lua", { "created\t%x+", "invalid\tsilenceThreshold\thamsa: invalid: silenceThreshold" } },
+        { "clone_agent.lua", { "cloned\t.*Clinic front desk", "not_found\t404\tVOICE_AGENT_NOT_FOUND" } },
+        { "update_agent.lua", { "updated\t%x.*\tar\t1200\t0" } },
+        { "call_phone_number.lua", { "job\t%x+.*agent\t%x+", "invalid\tagentDetails.params.name" } },
+        { "call_twilio.lua", { "job\t%x+.*\tPENDING\t%+14155550123\t%+14155550100" } },
+    }
+    for _, c in ipairs(cases) do
+        it(c[1] .. " runs against the mock", function()
+            local out = run(c[1])
+            assert.matches("exit=0", out, 1, true)
+            for _, pattern in ipairs(c[2]) do
+                assert.matches(pattern, out)
+            end
+        end)
+    end
+
+    it("the quickstart fails cleanly with a wrong key", function()
+        local cmd = ("cd %s && HAMSA_BASE_URL=%s HAMSA_API_KEY=wrong LUA_PATH=%s LUA_CPATH=%s %s examples/quickstart.lua 2>&1; echo \"exit=$?\"")
+            :format(helpers.quote(helpers.root), helpers.quote(server.url), helpers.quote(package.path),
+                    helpers.quote(package.cpath), helpers.lua)
+        local p = io.popen(cmd)
+        local out = p:read("a")
+        p:close()
+        assert.matches("hamsa: auth: Unauthorized", out, 1, true)
+        assert.matches("exit=1", out, 1, true)
+    end)
+end)
