@@ -4,6 +4,7 @@
 #   make test     install what is missing, build, run every spec
 #   make          build build/hamsa/core.so only
 #   make install  copy the C core and the Lua modules under $(DESTDIR)$(PREFIX)
+#   make check-memory  the whole spec suite under valgrind (no errors, no definite leaks)
 #
 # Knobs (override on the command line: make LUA_VERSION=5.3 ...):
 LUA_VERSION ?= 5.4
@@ -26,6 +27,11 @@ BUSTED_ARGS ?=
 DEB_PACKAGES ?= lua$(LUA_VERSION) liblua$(LUA_VERSION)-dev libcurl4-openssl-dev \
                 pkg-config ca-certificates lua-cjson lua-busted lua-socket luarocks
 
+# `make check-memory`: what counts as a failure is an invalid access or a
+# definite/indirect leak; still-reachable blocks (libcurl, OpenSSL globals) do not.
+VALGRIND ?= valgrind --quiet --leak-check=full --show-leak-kinds=definite,indirect \
+            --errors-for-leak-kinds=definite,indirect --error-exitcode=99 --num-callers=30
+
 WARN    = -std=c99 -Wall -Wextra -Wpedantic
 ALL_CFLAGS = $(CFLAGS) $(WARN) -fPIC -fvisibility=hidden -I$(LUA_INCDIR) $(CURL_CFLAGS)
 SOURCES = $(wildcard csrc/*.c)
@@ -35,7 +41,7 @@ LUAFILES = $(wildcard lua/hamsa/*.lua)
 # Lets the specs, the demo and the examples find the fresh build first.
 RUN_ENV = LUA_PATH='lua/?.lua;lua/?/init.lua;;' LUA_CPATH='build/?.so;;'
 
-.PHONY: all deps test demo install uninstall clean print
+.PHONY: all deps test demo check-memory install uninstall clean print
 
 all: $(CORE)
 
@@ -61,6 +67,12 @@ test: deps
 demo: deps
 	@$(MAKE) --no-print-directory all
 	@$(RUN_ENV) sh examples/run-demo.sh $(LUA)
+
+check-memory: deps
+	@command -v valgrind >/dev/null || { sudo=""; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+	  $$sudo apt-get install -y -qq valgrind; }
+	@$(MAKE) --no-print-directory all
+	$(RUN_ENV) $(VALGRIND) $(BUSTED) $(BUSTED_ARGS)
 
 install: $(CORE)
 	install -d $(DESTDIR)$(INST_LIBDIR)/hamsa $(DESTDIR)$(INST_LUADIR)/hamsa $(DESTDIR)$(INST_BINDIR)
