@@ -1,11 +1,1149 @@
-/* json.c: placeholder until the codec lands; only null is real. */
+/*
+ * json.c: the JSON codec of hamsa.core: core.json = { encode, decode, null,
+ * array, object, array_mt, object_mt }. SPDX-License-Identifier: MIT
+ *
+ * RFC 8259 strict both ways: invalid UTF-8, NaN/Inf, comments, trailing
+ * commas and the like are refused. Runtime failures come back as
+ * `nil, message` (encode) or `nil, message, byte_offset` (decode); only
+ * misuse raises. Nothing here calls a metamethod: tables are read raw.
+ *
+ * Memory: output and scratch bytes live in plain Lua userdata (the GC owns
+ * them), so a memory error raised mid-way cannot leak anything.
+ */
+#include <locale.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "compat.h"
 #include "hamsa.h"
+
+/* Arrays + objects nested deeper than this are refused both ways; it keeps
+ * the C recursion (and the Lua stack) far from their limits. */
+#define JSON_MAX_DEPTH 1000
+#define JSON_DEPTH_MSG "nesting too deep (limit 1000)"
+
+/* Scratch buffers start at BUF_INIT bytes and double; one up to BUF_RETAIN
+ * bytes is kept for the next call, a bigger one is left to the GC. */
+#define BUF_INIT 1024
+#define BUF_RETAIN (64 * 1024)
+
+/* Helpers with local arrays (messages, number text) stay out of line: the
+ * arrays would otherwise sit in every frame of the recursion, 1000 deep at
+ * worst. */
+#if defined(__GNUC__)
+#define NOINLINE __attribute__((noinline))
+#else
+#define NOINLINE
+#endif
+
+/* Upvalues of the closures (see hamsa_json_open). */
+#define UV_ARRAY_MT 1           /* encode, decode */
+#define UV_OBJECT_MT 2          /* encode */
+#define UV_ENC_BUF 3            /* encode: cached buffer or nil */
+#define UV_DEC_BUF 2            /* decode: cached buffer or nil */
+
+/* Byte classes shared by the encoder and the decoder: 0 = printable ASCII
+ * that needs no escaping, 1 = '"', '\\' or a control byte (this includes
+ * the NUL that ends every Lua string, so scans stop there), 2 = non-ASCII
+ * (start of a UTF-8 sequence, validated separately). */
+#define R16(x) x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x
+static const unsigned char char_class[256] = {
+    R16(1), R16(1),                                     /* 0x00-0x1F */
+    0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,     /* 0x20-0x2F: '"' */
+    R16(0), R16(0),                                     /* 0x30-0x4F */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0,     /* 0x50-0x5F: '\\' */
+    R16(0), R16(0),                                     /* 0x60-0x7F */
+    R16(2), R16(2), R16(2), R16(2),                     /* 0x80-0xBF */
+    R16(2), R16(2), R16(2), R16(2)                      /* 0xC0-0xFF */
+};
+#undef R16
+
+/* Length of the well-formed UTF-8 sequence at p (lead byte >= 0x80), or 0
+ * for overlong forms, surrogates (U+D800..DFFF), > U+10FFFF, stray
+ * continuation bytes and truncation. Reads byte by byte and stops at the
+ * first bad one, so the NUL after a Lua string is never passed. */
+static size_t utf8_seq(const unsigned char *p)
+{
+    unsigned c = p[0], lo = 0x80, hi = 0xBF;
+    if (c < 0xC2)
+        return 0;
+    if (c < 0xE0)
+        return (p[1] & 0xC0) == 0x80 ? 2 : 0;
+    if (c < 0xF0) {
+        if (c == 0xE0)
+            lo = 0xA0;                  /* overlong below U+0800 */
+        else if (c == 0xED)
+            hi = 0x9F;                  /* surrogates */
+        if (p[1] < lo || p[1] > hi)
+            return 0;
+        return (p[2] & 0xC0) == 0x80 ? 3 : 0;
+    }
+    if (c < 0xF5) {
+        if (c == 0xF0)
+            lo = 0x90;                  /* overlong below U+10000 */
+        else if (c == 0xF4)
+            hi = 0x8F;                  /* above U+10FFFF */
+        if (p[1] < lo || p[1] > hi || (p[2] & 0xC0) != 0x80)
+            return 0;
+        return (p[3] & 0xC0) == 0x80 ? 4 : 0;
+    }
+    return 0;
+}
+
+/* Nonzero when one of the 8 bytes in x is >= 0x80, < 0x20, '"' or '\\'
+ * (classic SWAR tests; each may flag false positives only above a true
+ * hit, so "any hit" is exact). */
+#define ONES 0x0101010101010101ULL
+#define HIGHS 0x8080808080808080ULL
+#define HAS_ZERO(v) (((v) - ONES) & ~(v) & HIGHS)
+static uint64_t word_special(uint64_t x)
+{
+    return (x & HIGHS) | ((x - 0x20 * ONES) & ~x & HIGHS)
+           | HAS_ZERO(x ^ (0x22 * ONES)) | HAS_ZERO(x ^ (0x5C * ONES));
+}
+
+/* Skips what a JSON string holds verbatim: class-0 ASCII and well-formed
+ * UTF-8, from p up to end (the NUL after a Lua string). Returns the first
+ * other byte: '"', '\\', a control byte (possibly the NUL at end) or the
+ * start of an invalid UTF-8 sequence. Plain ASCII goes 8 bytes a step. */
+static const unsigned char *scan_plain(const unsigned char *p,
+                                       const unsigned char *end)
+{
+    for (;;) {
+        const unsigned char *stop;
+        while (end - p >= 8) {
+            uint64_t w;
+            memcpy(&w, p, 8);               /* one unaligned load */
+            if (word_special(w))
+                break;
+            p += 8;
+        }
+        /* byte by byte through this word (so non-ASCII text does not pay
+         * a failed word test per character), then words again */
+        stop = end - p >= 8 ? p + 8 : end;
+        do {
+            unsigned c = *p;
+            if (char_class[c] == 0) {
+                p++;
+            } else if (c >= 0xC2 && c < 0xE0) {    /* 2 bytes: Arabic, ... */
+                if ((p[1] & 0xC0) != 0x80)
+                    return p;
+                p += 2;
+            } else if (c >= 0x80) {
+                size_t n = utf8_seq(p);
+                if (n == 0)
+                    return p;
+                p += n;
+            } else {
+                return p;
+            }
+        } while (p < stop);
+    }
+}
+
+/* ---------------------------------------------------------------------
+ * Growable byte buffer kept in a userdata at a fixed stack slot.
+ * Growing allocates a bigger userdata and drops the old one to the GC.
+ */
+typedef struct Buf {
+    lua_State *L;
+    char *data;                 /* bytes of the userdata at `slot`, or NULL */
+    size_t len, cap;
+    int slot;                   /* stack index holding the userdata (or nil) */
+} Buf;
+
+/* [-0, +1] Pushes the buffer cached in upvalue `uv` (or nil) as the
+ * buffer's slot and clears the upvalue while we use it. Reusing it spares
+ * the allocation (and later collection) of a fresh buffer plus its
+ * regrowth on every call. Clearing the upvalue makes us reentrant: a __gc
+ * finalizer run by one of our allocations may call encode/decode, and
+ * then finds no cached buffer and makes its own instead of ours. */
+static void buf_take(lua_State *L, Buf *b, int uv)
+{
+    lua_pushvalue(L, lua_upvalueindex(uv));
+    b->L = L;
+    b->slot = lua_gettop(L);
+    b->len = 0;
+    b->data = (char *)lua_touserdata(L, b->slot);
+    b->cap = b->data ? (size_t)lua_rawlen(L, b->slot) : 0;
+    if (b->data) {
+        lua_pushnil(L);
+        lua_replace(L, lua_upvalueindex(uv));
+    }
+}
+
+/* [-0, +0] Puts the buffer back into upvalue `uv` unless it grew large. */
+static void buf_give(Buf *b, int uv)
+{
+    if (b->data && b->cap <= BUF_RETAIN) {
+        lua_pushvalue(b->L, b->slot);
+        lua_replace(b->L, lua_upvalueindex(uv));
+    }
+}
+
+/* Makes room for n more bytes. May raise a memory error: nothing leaks. */
+static void buf_grow(Buf *b, size_t n)
+{
+    size_t cap = b->cap ? b->cap : BUF_INIT;
+    char *data;
+    while (cap - b->len < n) {
+        if (cap > ((size_t)-1) / 4)
+            luaL_error(b->L, "json: buffer size overflow");
+        cap *= 2;
+    }
+    data = (char *)lua_newuserdatauv(b->L, cap, 0);
+    if (b->len)
+        memcpy(data, b->data, b->len);
+    lua_replace(b->L, b->slot);
+    b->data = data;
+    b->cap = cap;
+}
+
+#define buf_reserve(b, n) \
+    ((b)->cap - (b)->len < (size_t)(n) ? buf_grow((b), (n)) : (void)0)
+
+static void buf_put(Buf *b, const void *s, size_t n)
+{
+    buf_reserve(b, n);
+    memcpy(b->data + b->len, s, n);
+    b->len += n;
+}
+
+#define buf_putc(b, c) (buf_reserve((b), 1), (b)->data[(b)->len++] = (char)(c))
+
+/* ---------------------------------------------------------------------
+ * Encoder
+ */
+
+/* One table being encoded. The chain of frames is the stack of ancestors:
+ * it serves the cycle check and names the path in error messages. */
+typedef struct Frame {
+    const struct Frame *parent;
+    const void *table;          /* lua_topointer of the table */
+    lua_Integer index;          /* current element, for arrays */
+    int keyslot;                /* stack index of the current key, objects */
+} Frame;
+
+typedef struct Enc {
+    lua_State *L;
+    Buf b;
+    char msg[256];              /* the error message, once failed */
+} Enc;
+
+enum { MARK_NONE, MARK_ARRAY, MARK_OBJECT };
+
+#define PATH_SIZE 160
+
+/* Appends len bytes of s to path (n bytes used so far); a path that does
+ * not fit ends in "..." and ignores later parts. */
+static void path_put(char *path, size_t *n, const char *s, size_t len)
+{
+    size_t room;
+    if (*n >= PATH_SIZE - 4)            /* already full */
+        return;
+    room = PATH_SIZE - 4 - *n;          /* keeps room for "...\0" */
+    if (len > room) {
+        memcpy(path + *n, s, room);
+        memcpy(path + PATH_SIZE - 4, "...", 4);
+        *n = PATH_SIZE;
+        return;
+    }
+    memcpy(path + *n, s, len);
+    *n += len;
+    path[*n] = '\0';
+}
+
+/* Writes the path of frame f's current element, root first, e.g.
+ * "tools.items[2].name" (array indices 1-based, like the Lua tables). */
+static void path_build(lua_State *L, const Frame *f, char *path, size_t *n)
+{
+    char part[32];
+    if (f == NULL)
+        return;
+    path_build(L, f->parent, path, n);
+    if (f->keyslot) {
+        size_t len;
+        const char *k = lua_tolstring(L, f->keyslot, &len);
+        if (*n > 0)
+            path_put(path, n, ".", 1);
+        path_put(path, n, k, len);
+    } else {
+        int len = snprintf(part, sizeof part, "[%lld]", (long long)f->index);
+        path_put(path, n, part, (size_t)len);
+    }
+}
+
+/* Records "json: <what> at <path of where's current element>"; returns -1
+ * so callers can `return enc_fail(...)`. */
+static int enc_fail(Enc *e, const Frame *where, const char *what)
+{
+    char path[PATH_SIZE];
+    size_t n = 0;
+    path[0] = '\0';
+    path_build(e->L, where, path, &n);
+    if (path[0])
+        snprintf(e->msg, sizeof e->msg, "json: %s at %s", what, path);
+    else
+        snprintf(e->msg, sizeof e->msg, "json: %s", what);
+    return -1;
+}
+
+static void enc_escape(Buf *b, unsigned c)
+{
+    static const char hex[] = "0123456789abcdef";
+    static const char shortform[32] = {
+        0, 0, 0, 0, 0, 0, 0, 0, 'b', 't', 'n', 0, 'f', 'r', 0, 0,
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
+    };
+    char *w;
+    buf_reserve(b, 6);
+    w = b->data + b->len;
+    w[0] = '\\';
+    if (c == '"' || c == '\\') {
+        w[1] = (char)c;
+        b->len += 2;
+    } else if (shortform[c]) {
+        w[1] = shortform[c];
+        b->len += 2;
+    } else {
+        w[1] = 'u';
+        w[2] = '0';
+        w[3] = '0';
+        w[4] = hex[c >> 4];
+        w[5] = hex[c & 15];
+        b->len += 6;
+    }
+}
+
+/* Appends s (a Lua string, so NUL-terminated) as a JSON string: runs of
+ * verbatim bytes are copied with one memcpy each. -1 on invalid UTF-8. */
+static int enc_string(Buf *b, const char *s, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)s, *end = p + len, *q;
+    buf_reserve(b, len + 2);
+    b->data[b->len++] = '"';
+    for (;;) {
+        q = scan_plain(p, end);
+        if (q > p)
+            buf_put(b, p, (size_t)(q - p));
+        if (q == end)
+            break;
+        if (*q >= 0x80)
+            return -1;
+        enc_escape(b, *q);
+        p = q + 1;
+    }
+    buf_putc(b, '"');
+    return 0;
+}
+
+static void enc_integer(Buf *b, long long v)
+{
+    char tmp[24], *q = tmp + sizeof tmp;
+    /* via unsigned, so that the negation of LLONG_MIN is defined */
+    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v
+                                 : (unsigned long long)v;
+    do {
+        *--q = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        *--q = '-';
+    buf_put(b, q, (size_t)(tmp + sizeof tmp - q));
+}
+
+/* Fast path of enc_double for short decimals (0.7, 12.25, 0.875): finds
+ * the fewest decimals k such that d == m / 10^k for an integer m below
+ * 1e15. Both m and 10^k are exact doubles and IEEE division rounds
+ * correctly, so that test is exactly "strtod of the decimal gives d back",
+ * and with at most 15 significant digits the text is the very one %.15g
+ * would print (for 1e-4 <= |d|, where %g uses no exponent). It spares
+ * snprintf + strtod. Returns 0 when d is not such a number. */
+static int enc_decimal(Buf *b, double d)
+{
+    static const double p10[] = { 1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7,
+                                  1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14 };
+    double a = fabs(d), t;
+    char tmp[40], *q = tmp + sizeof tmp;
+    long long m;
+    int k, i;
+    if (a < 1e-4)
+        return 0;
+    for (k = 1; k < 15; k++) {
+        t = a * p10[k];
+        if (t >= 1e15)
+            return 0;
+        m = (long long)(t + 0.5);
+        if ((double)m / p10[k] == a)
+            break;
+    }
+    if (k == 15)
+        return 0;
+    for (i = 0; i < k; i++) {           /* the k decimals, right to left */
+        *--q = (char)('0' + m % 10);
+        m /= 10;
+    }
+    *--q = '.';
+    do {
+        *--q = (char)('0' + m % 10);
+        m /= 10;
+    } while (m);
+    if (d < 0)
+        *--q = '-';
+    buf_put(b, q, (size_t)(tmp + sizeof tmp - q));
+    return 1;
+}
+
+/* Floats: integral values below 1e15 print without a fraction, like
+ * JavaScript (800.0 -> "800", -0.0 -> "-0"); others in the shortest of
+ * %.15g, %.16g, %.17g that strtod reads back to the same double. */
+static NOINLINE int enc_double(Enc *e, double d, const Frame *where)
+{
+    char tmp[40], *r, *w;
+    int prec;
+    if (d != d)
+        return enc_fail(e, where, "cannot encode NaN");
+    if (d - d != 0)
+        return enc_fail(e, where, "cannot encode infinity");
+    if (fabs(d) < 1e15 && d == (double)(long long)d) {
+        if (d == 0 && signbit(d))
+            buf_put(&e->b, "-0", 2);
+        else
+            enc_integer(&e->b, (long long)d);
+        return 0;
+    }
+    if (enc_decimal(&e->b, d))
+        return 0;
+    for (prec = 15; prec < 17; prec++) {
+        snprintf(tmp, sizeof tmp, "%.*g", prec, d);
+        if (strtod(tmp, NULL) == d)
+            break;
+    }
+    if (prec == 17)
+        snprintf(tmp, sizeof tmp, "%.*g", prec, d);
+    /* snprintf and strtod agree on the C locale's decimal point; JSON
+     * wants '.', so whatever is not digit/sign/exponent becomes one '.'. */
+    for (r = w = tmp; *r; r++) {
+        if ((*r >= '0' && *r <= '9') || *r == '-' || *r == '+' || *r == 'e')
+            *w++ = *r;
+        else if (w == tmp || w[-1] != '.')
+            *w++ = '.';
+    }
+    buf_put(&e->b, tmp, (size_t)(w - tmp));
+    return 0;
+}
+
+static int enc_value(Enc *e, int idx, const Frame *parent, int depth);
+
+/* "cannot encode <type of the value at idx>" */
+static NOINLINE int enc_typeerror(Enc *e, int idx, const Frame *where)
+{
+    char what[64];
+    snprintf(what, sizeof what, "cannot encode %s",
+             lua_typename(e->L, lua_type(e->L, idx)));
+    return enc_fail(e, where, what);
+}
+
+/* The error for the key at -2 of a table being encoded as an object. */
+static NOINLINE int enc_keyerror(Enc *e, const Frame *where, int kind)
+{
+    lua_State *L = e->L;
+    char what[80];
+    int t = lua_type(L, -2);
+#if HAMSA_HAS_INTEGERS
+    if (t == LUA_TNUMBER && lua_isinteger(L, -2) && kind != MARK_OBJECT)
+#else
+    if (t == LUA_TNUMBER && kind != MARK_OBJECT)
+#endif
+        return enc_fail(e, where, "cannot encode table mixing integer and string keys");
+    snprintf(what, sizeof what, "cannot encode %s key (JSON keys must be strings)",
+             lua_typename(L, t));
+    return enc_fail(e, where, what);
+}
+
+/* Table at idx whose first key/value are at -2/-1: checks that the keys
+ * are exactly the integers 1..n (popping the traversal) and returns n, or
+ * -1 after recording the error. */
+static lua_Integer enc_arraylen(Enc *e, int idx, const Frame *where)
+{
+    lua_State *L = e->L;
+    lua_Integer n = 0, max = 0, k;
+    do {
+        int t = lua_type(L, -2);
+        if (t == LUA_TSTRING)
+            return enc_fail(e, where,
+                            "cannot encode table mixing integer and string keys");
+        if (t != LUA_TNUMBER)
+            return enc_keyerror(e, where, MARK_NONE);
+#if HAMSA_HAS_INTEGERS
+        if (!lua_isinteger(L, -2))
+            return enc_fail(e, where, "cannot encode non-integer number key");
+        k = lua_tointeger(L, -2);
+#else
+        {
+            lua_Number x = lua_tonumber(L, -2);
+            if (!(x > -9.2e18 && x < 9.2e18) || x != (lua_Number)(long long)x)
+                return enc_fail(e, where, "cannot encode non-integer number key");
+            k = (lua_Integer)x;
+        }
+#endif
+        if (k < 1)
+            return enc_fail(e, where, "cannot encode sparse array (keys must be 1..n)");
+        if (k > max)
+            max = k;
+        n++;
+        lua_pop(L, 1);
+    } while (lua_next(L, idx));
+    if (max != n)
+        return enc_fail(e, where, "cannot encode sparse array (keys must be 1..n)");
+    return n;
+}
+
+/* Elements 1..n of the table at idx; nil elements (holes in a marked
+ * array) become null. */
+static int enc_array(Enc *e, int idx, Frame *f, lua_Integer n, int depth)
+{
+    lua_State *L = e->L;
+    lua_Integer i;
+    int top = lua_gettop(L) + 1;            /* where each element lands */
+    buf_putc(&e->b, '[');
+    for (i = 1; i <= n; i++) {
+        if (i > 1)
+            buf_putc(&e->b, ',');
+        lua_rawgeti(L, idx, i);
+        f->index = i;
+        if (enc_value(e, top, f, depth) < 0)
+            return -1;
+        lua_pop(L, 1);
+    }
+    buf_putc(&e->b, ']');
+    return 0;
+}
+
+/* The table at idx as an object; its first key/value are at -2/-1 and the
+ * traversal continues from there. */
+static int enc_object(Enc *e, int idx, Frame *f, int depth, int kind)
+{
+    lua_State *L = e->L;
+    int first = 1, top = lua_gettop(L);     /* key at top-1, value at top */
+    buf_putc(&e->b, '{');
+    do {
+        size_t klen;
+        const char *k;
+        if (lua_type(L, -2) != LUA_TSTRING)
+            return enc_keyerror(e, f->parent, kind);
+        k = lua_tolstring(L, -2, &klen);
+        if (!first)
+            buf_putc(&e->b, ',');
+        first = 0;
+        if (enc_string(&e->b, k, klen) < 0)
+            return enc_fail(e, f->parent, "cannot encode object key with invalid UTF-8");
+        buf_putc(&e->b, ':');
+        f->keyslot = top - 1;
+        if (enc_value(e, top, f, depth) < 0)
+            return -1;
+        lua_pop(L, 1);
+    } while (lua_next(L, idx));
+    buf_putc(&e->b, '}');
+    return 0;
+}
+
+/* The table at idx, found as the current element of `parent`. Marked
+ * tables go straight to their form; unmarked ones are arrays when their
+ * keys are exactly 1..n, objects when all keys are strings, `{}` empty. */
+static int enc_table(Enc *e, int idx, const Frame *parent, int depth)
+{
+    lua_State *L = e->L;
+    const Frame *a;
+    Frame f;
+    int kind = MARK_NONE;
+    f.parent = parent;
+    f.table = lua_topointer(L, idx);
+    f.index = 0;
+    f.keyslot = 0;
+    if (depth > JSON_MAX_DEPTH)
+        return enc_fail(e, parent, "cannot encode: " JSON_DEPTH_MSG);
+    for (a = parent; a; a = a->parent)  /* cheap: payloads are shallow */
+        if (a->table == f.table)
+            return enc_fail(e, parent, "cannot encode cycle (table contains itself)");
+    if (!lua_checkstack(L, 4))
+        return enc_fail(e, parent, "cannot encode: out of Lua stack");
+    if (lua_getmetatable(L, idx)) {
+        if (lua_rawequal(L, -1, lua_upvalueindex(UV_ARRAY_MT)))
+            kind = MARK_ARRAY;
+        else if (lua_rawequal(L, -1, lua_upvalueindex(UV_OBJECT_MT)))
+            kind = MARK_OBJECT;
+        lua_pop(L, 1);
+    }
+    if (kind == MARK_ARRAY)
+        return enc_array(e, idx, &f, (lua_Integer)lua_rawlen(L, idx), depth);
+    lua_pushnil(L);
+    if (!lua_next(L, idx)) {
+        buf_put(&e->b, "{}", 2);
+        return 0;
+    }
+    if (kind == MARK_OBJECT || lua_type(L, -2) == LUA_TSTRING)
+        return enc_object(e, idx, &f, depth, kind);
+    {
+        lua_Integer n = enc_arraylen(e, idx, parent);
+        return n < 0 ? -1 : enc_array(e, idx, &f, n, depth);
+    }
+}
+
+/* The value at idx, the current element of `parent` (NULL at the top). */
+static int enc_value(Enc *e, int idx, const Frame *parent, int depth)
+{
+    lua_State *L = e->L;
+    switch (lua_type(L, idx)) {
+    case LUA_TSTRING: {
+        size_t len;
+        const char *s = lua_tolstring(L, idx, &len);
+        if (enc_string(&e->b, s, len) < 0)
+            return enc_fail(e, parent, "cannot encode string with invalid UTF-8");
+        return 0;
+    }
+    case LUA_TNUMBER:
+#if HAMSA_HAS_INTEGERS
+        if (lua_isinteger(L, idx)) {
+            enc_integer(&e->b, (long long)lua_tointeger(L, idx));
+            return 0;
+        }
+#endif
+        return enc_double(e, (double)lua_tonumber(L, idx), parent);
+    case LUA_TTABLE:
+        return enc_table(e, idx, parent, depth + 1);
+    case LUA_TBOOLEAN:
+        if (lua_toboolean(L, idx))
+            buf_put(&e->b, "true", 4);
+        else
+            buf_put(&e->b, "false", 5);
+        return 0;
+    case LUA_TLIGHTUSERDATA:
+        if (lua_touserdata(L, idx) != NULL)     /* NULL is json.null */
+            break;
+        buf_put(&e->b, "null", 4);
+        return 0;
+    case LUA_TNIL:
+        buf_put(&e->b, "null", 4);
+        return 0;
+    default:
+        break;
+    }
+    return enc_typeerror(e, idx, parent);
+}
+
+/* json.encode(v) -> string | nil, message */
+static int json_encode(lua_State *L)
+{
+    Enc e;
+    luaL_checkany(L, 1);
+    lua_settop(L, 1);
+    e.L = L;
+    buf_take(L, &e.b, UV_ENC_BUF);     /* slot 2 */
+    if (enc_value(&e, 1, NULL, 0) < 0) {
+        buf_give(&e.b, UV_ENC_BUF);
+        lua_pushnil(L);
+        lua_pushstring(L, e.msg);
+        return 2;
+    }
+    lua_pushlstring(L, e.b.data, e.b.len);
+    buf_give(&e.b, UV_ENC_BUF);
+    return 1;
+}
+
+/* ---------------------------------------------------------------------
+ * Decoder. Every dec_* function returns 0 with one value pushed, or -1
+ * after recording the first error (what + where); the callers unwind and
+ * json_decode turns it into nil, message, offset. The input is a Lua
+ * string, so a NUL always follows its last byte: scans stop there without
+ * bounds checks, and a NUL before `end` is just an invalid byte.
+ */
+typedef struct Dec {
+    lua_State *L;
+    const unsigned char *p;             /* next byte to read */
+    const unsigned char *start, *end;
+    Buf b;                              /* scratch: escaped strings, long numbers */
+    const char *what;                   /* error, NULL while fine */
+    const unsigned char *errpos;
+    int found;                          /* message names the byte at errpos */
+} Dec;
+
+static int dec_fail(Dec *d, const unsigned char *at, const char *what)
+{
+    d->what = what;
+    d->errpos = at;
+    d->found = 0;
+    return -1;
+}
+
+/* Like dec_fail, and the message adds "but found <the byte at `at`>". */
+static int dec_expect(Dec *d, const unsigned char *at, const char *what)
+{
+    dec_fail(d, at, what);
+    d->found = 1;
+    return -1;
+}
+
+static const unsigned char *skip_ws(const unsigned char *p)
+{
+    while (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t')
+        p++;
+    return p;
+}
+
+static int dec_value(Dec *d, int depth);
+
+static long hex4(const unsigned char *p)
+{
+    long v = 0;
+    int i;
+    for (i = 0; i < 4; i++) {       /* stops at the first non-hex (or NUL) */
+        unsigned c = p[i];
+        if (c >= '0' && c <= '9')
+            c -= '0';
+        else if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f')
+            c = (c | 0x20) - 'a' + 10;
+        else
+            return -1;
+        v = v * 16 + (long)c;
+    }
+    return v;
+}
+
+/* Rest of a string that holds escapes, decoded into the scratch buffer:
+ * start is after the opening quote, p at the first backslash.
+ * A lone surrogate escape (\uD800 without its pair, or a stray \uDC00) is
+ * rejected: it has no UTF-8 form, and the encoder refuses the 3-byte
+ * pseudo-UTF-8 it would become, so accepting it would break round trips. */
+static int dec_string_escaped(Dec *d, const unsigned char *start,
+                              const unsigned char *p)
+{
+    Buf *b = &d->b;
+    b->len = 0;
+    buf_reserve(b, (size_t)(p - start) + 8);   /* never memcpy to NULL */
+    buf_put(b, start, (size_t)(p - start));
+    for (;;) {
+        const unsigned char *q = scan_plain(p, d->end);
+        unsigned long cp;
+        long lo;
+        char *w;
+        if (q > p)
+            buf_put(b, p, (size_t)(q - p));
+        p = q;
+        if (*p == '"')
+            break;
+        if (*p != '\\') {
+            if (*p >= 0x80)
+                return dec_fail(d, p, "invalid UTF-8 in string");
+            if (p == d->end)
+                return dec_fail(d, p, "unterminated string");
+            return dec_fail(d, p, "control character in string");
+        }
+        switch (p[1]) {
+        case '"': case '\\': case '/':
+            buf_putc(b, p[1]); p += 2; continue;
+        case 'b': buf_putc(b, '\b'); p += 2; continue;
+        case 'f': buf_putc(b, '\f'); p += 2; continue;
+        case 'n': buf_putc(b, '\n'); p += 2; continue;
+        case 'r': buf_putc(b, '\r'); p += 2; continue;
+        case 't': buf_putc(b, '\t'); p += 2; continue;
+        case 'u':
+            break;
+        default:
+            return dec_fail(d, p, "invalid escape in string");
+        }
+        lo = hex4(p + 2);
+        if (lo < 0)
+            return dec_fail(d, p, "invalid \\u escape in string");
+        cp = (unsigned long)lo;
+        if (cp >= 0xD800 && cp <= 0xDFFF) {
+            if (cp >= 0xDC00 || p[6] != '\\' || p[7] != 'u'
+                || (lo = hex4(p + 8)) < 0xDC00 || lo > 0xDFFF)
+                return dec_fail(d, p, "lone surrogate in \\u escape");
+            cp = 0x10000 + ((cp - 0xD800) << 10) + ((unsigned long)lo - 0xDC00);
+            p += 6;
+        }
+        p += 6;
+        buf_reserve(b, 4);
+        w = b->data + b->len;
+        if (cp < 0x80) {
+            w[0] = (char)cp;
+            b->len += 1;
+        } else if (cp < 0x800) {
+            w[0] = (char)(0xC0 | (cp >> 6));
+            w[1] = (char)(0x80 | (cp & 0x3F));
+            b->len += 2;
+        } else if (cp < 0x10000) {
+            w[0] = (char)(0xE0 | (cp >> 12));
+            w[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+            w[2] = (char)(0x80 | (cp & 0x3F));
+            b->len += 3;
+        } else {
+            w[0] = (char)(0xF0 | (cp >> 18));
+            w[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+            w[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+            w[3] = (char)(0x80 | (cp & 0x3F));
+            b->len += 4;
+        }
+    }
+    lua_pushlstring(d->L, b->data, b->len);
+    d->p = p + 1;
+    return 0;
+}
+
+/* String at p (the opening quote). Without escapes it is pushed straight
+ * from the input, copied once. */
+static int dec_string(Dec *d, const unsigned char *p)
+{
+    const unsigned char *start = p + 1;
+    p = scan_plain(start, d->end);
+    if (*p == '"') {
+        lua_pushlstring(d->L, (const char *)start, (size_t)(p - start));
+        d->p = p + 1;
+        return 0;
+    }
+    if (*p == '\\')
+        return dec_string_escaped(d, start, p);
+    if (*p >= 0x80)
+        return dec_fail(d, p, "invalid UTF-8 in string");
+    if (p == d->end)
+        return dec_fail(d, p, "unterminated string");
+    return dec_fail(d, p, "control character in string");
+}
+
+/* Decimal text [s, s+n) known to be a valid JSON number -> double, with
+ * '.' as the decimal point whatever the C locale says. */
+static int dec_float(Dec *d, const unsigned char *s, size_t n, lua_Number *out)
+{
+    char tmp[64], *z = tmp, *endp, *dot;
+    if (n >= sizeof tmp) {
+        d->b.len = 0;
+        buf_reserve(&d->b, n + 1);
+        z = d->b.data;
+    }
+    memcpy(z, s, n);
+    z[n] = '\0';
+    *out = (lua_Number)strtod(z, &endp);
+    if (*endp != '\0') {
+        /* stopped at '.': the locale wants another decimal point */
+        const char *dp = localeconv()->decimal_point;
+        dot = strchr(z, '.');
+        if (dot == NULL || dp[0] == '\0' || dp[1] != '\0')
+            return -1;
+        *dot = dp[0];
+        *out = (lua_Number)strtod(z, &endp);
+        if (*endp != '\0')
+            return -1;
+    }
+    return 0;
+}
+
+/* Number at p. Integer literals that fit lua_Integer become integers (Lua
+ * 5.3+); bigger ones, and any with a fraction or exponent, become floats
+ * (overflow gives +-inf, like strtod). "-0" becomes the float -0.0 so that
+ * encode(-0.0) round-trips. On Lua 5.1/LuaJIT every number is a double:
+ * integers beyond 2^53 lose precision there. */
+static int dec_number(Dec *d, const unsigned char *p)
+{
+    const unsigned char *start = p;
+    unsigned long long u = 0;
+    int neg = 0, digits = 0, isfloat = 0;
+    lua_Number x;
+    if (*p == '-') {
+        neg = 1;
+        p++;
+    }
+    if (*p == '0') {
+        p++;
+        if (*p >= '0' && *p <= '9')
+            return dec_fail(d, p - 1, "leading zero in number");
+    } else if (*p >= '1' && *p <= '9') {
+        do {
+            u = u * 10 + (unsigned)(*p++ - '0');    /* wraps past 19 digits */
+            digits++;
+        } while (*p >= '0' && *p <= '9');
+    } else {
+        return dec_expect(d, p, "expected a digit");
+    }
+    if (*p == '.') {
+        p++;
+        if (!(*p >= '0' && *p <= '9'))
+            return dec_expect(d, p, "expected a digit after '.'");
+        while (*p >= '0' && *p <= '9')
+            p++;
+        isfloat = 1;
+    }
+    if (*p == 'e' || *p == 'E') {
+        p++;
+        if (*p == '+' || *p == '-')
+            p++;
+        if (!(*p >= '0' && *p <= '9'))
+            return dec_expect(d, p, "expected a digit in exponent");
+        while (*p >= '0' && *p <= '9')
+            p++;
+        isfloat = 1;
+    }
+    d->p = p;
+    if (!isfloat && digits <= 19) {
+#if HAMSA_HAS_INTEGERS
+        if (!neg && u <= (unsigned long long)LUA_MAXINTEGER) {
+            lua_pushinteger(d->L, (lua_Integer)u);
+            return 0;
+        }
+        if (neg && u != 0 && u - 1 <= (unsigned long long)LUA_MAXINTEGER) {
+            /* -(u-1) - 1 stays in range down to LUA_MININTEGER */
+            lua_pushinteger(d->L, -(lua_Integer)(u - 1) - 1);
+            return 0;
+        }
+        if (neg && u == 0) {
+            lua_pushnumber(d->L, -0.0);
+            return 0;
+        }
+#else
+        if (u <= 9007199254740992ULL) {     /* exact in a double */
+            x = (lua_Number)u;
+            lua_pushnumber(d->L, neg ? -x : x);
+            return 0;
+        }
+#endif
+    }
+    if (dec_float(d, start, (size_t)(p - start), &x) < 0)
+        return dec_fail(d, start, "invalid number");
+    lua_pushnumber(d->L, x);
+    return 0;
+}
+
+/* Array at p ('['): a table with the array mark, no holes (null is
+ * json.null). */
+static int dec_array(Dec *d, const unsigned char *p, int depth)
+{
+    lua_State *L = d->L;
+    lua_Integer n = 0;
+    if (depth > JSON_MAX_DEPTH)
+        return dec_fail(d, p, JSON_DEPTH_MSG);
+    if (!lua_checkstack(L, 3))
+        return dec_fail(d, p, "out of Lua stack");
+    p = skip_ws(p + 1);
+    lua_createtable(L, *p == ']' ? 0 : 4, 0);
+    lua_pushvalue(L, lua_upvalueindex(UV_ARRAY_MT));
+    lua_setmetatable(L, -2);
+    if (*p == ']') {
+        d->p = p + 1;
+        return 0;
+    }
+    for (;;) {
+        d->p = p;
+        if (dec_value(d, depth) < 0)
+            return -1;
+        lua_rawseti(L, -2, ++n);
+        p = skip_ws(d->p);
+        if (*p == ',') {
+            p++;
+        } else if (*p == ']') {
+            d->p = p + 1;
+            return 0;
+        } else {
+            return dec_expect(d, p, "expected ',' or ']'");
+        }
+    }
+}
+
+/* Object at p ('{'): a plain table; of duplicate keys the last wins. */
+static int dec_object(Dec *d, const unsigned char *p, int depth)
+{
+    lua_State *L = d->L;
+    if (depth > JSON_MAX_DEPTH)
+        return dec_fail(d, p, JSON_DEPTH_MSG);
+    if (!lua_checkstack(L, 4))
+        return dec_fail(d, p, "out of Lua stack");
+    p = skip_ws(p + 1);
+    if (*p == '}') {
+        lua_createtable(L, 0, 0);
+        d->p = p + 1;
+        return 0;
+    }
+    lua_createtable(L, 0, 4);
+    for (;;) {
+        if (*p != '"')
+            return dec_expect(d, p, "expected a string key");
+        if (dec_string(d, p) < 0)
+            return -1;
+        p = skip_ws(d->p);
+        if (*p != ':')
+            return dec_expect(d, p, "expected ':'");
+        d->p = p + 1;
+        if (dec_value(d, depth) < 0)
+            return -1;
+        lua_rawset(L, -3);
+        p = skip_ws(d->p);
+        if (*p == ',') {
+            p = skip_ws(p + 1);
+        } else if (*p == '}') {
+            d->p = p + 1;
+            return 0;
+        } else {
+            return dec_expect(d, p, "expected ',' or '}'");
+        }
+    }
+}
+
+/* Any value at d->p (after optional whitespace); depth = enclosing
+ * arrays + objects. */
+static int dec_value(Dec *d, int depth)
+{
+    lua_State *L = d->L;
+    const unsigned char *p = skip_ws(d->p);
+    switch (*p) {
+    case '"':
+        return dec_string(d, p);
+    case '{':
+        return dec_object(d, p, depth + 1);
+    case '[':
+        return dec_array(d, p, depth + 1);
+    case 't':
+        if (p[1] == 'r' && p[2] == 'u' && p[3] == 'e') {
+            lua_pushboolean(L, 1);
+            d->p = p + 4;
+            return 0;
+        }
+        break;
+    case 'f':
+        if (p[1] == 'a' && p[2] == 'l' && p[3] == 's' && p[4] == 'e') {
+            lua_pushboolean(L, 0);
+            d->p = p + 5;
+            return 0;
+        }
+        break;
+    case 'n':
+        if (p[1] == 'u' && p[2] == 'l' && p[3] == 'l') {
+            lua_pushlightuserdata(L, NULL);
+            d->p = p + 4;
+            return 0;
+        }
+        break;
+    case '-': case '0': case '1': case '2': case '3': case '4':
+    case '5': case '6': case '7': case '8': case '9':
+        return dec_number(d, p);
+    default:
+        return dec_expect(d, p, "expected a value");
+    }
+    return dec_fail(d, p, "invalid literal (expected true, false or null)");
+}
+
+/* [-0, +3] Pushes nil, "json: <what>[ but found X] at byte N", N. */
+static int dec_error(Dec *d)
+{
+    lua_State *L = d->L;
+    char found[32], msg[200];
+    unsigned long long pos = (unsigned long long)(d->errpos - d->start) + 1;
+    found[0] = '\0';
+    if (d->found) {
+        unsigned c = *d->errpos;
+        if (d->errpos == d->end)
+            snprintf(found, sizeof found, " but found end of input");
+        else if (c > 0x20 && c < 0x7F)
+            snprintf(found, sizeof found, " but found '%c'", (int)c);
+        else
+            snprintf(found, sizeof found, " but found byte 0x%02X", c);
+    }
+    snprintf(msg, sizeof msg, "json: %s%s at byte %llu", d->what, found, pos);
+    lua_pushnil(L);
+    lua_pushstring(L, msg);
+    lua_pushinteger(L, (lua_Integer)pos);
+    return 3;
+}
+
+/* json.decode(s) -> value | nil, message, byte_offset */
+static int json_decode(lua_State *L)
+{
+    Dec d;
+    size_t len;
+    const char *s;
+    luaL_checktype(L, 1, LUA_TSTRING);
+    s = lua_tolstring(L, 1, &len);
+    lua_settop(L, 1);
+    buf_take(L, &d.b, UV_DEC_BUF);     /* slot 2 */
+    d.L = L;
+    d.start = d.p = (const unsigned char *)s;
+    d.end = d.start + len;
+    d.what = NULL;
+    if (dec_value(&d, 0) == 0) {
+        const unsigned char *p = skip_ws(d.p);
+        if (p != d.end)
+            dec_expect(&d, p, "expected end of input");
+    }
+    buf_give(&d.b, UV_DEC_BUF);
+    if (d.what)
+        return dec_error(&d);
+    return 1;                           /* the value is on top */
+}
+
+/* ---------------------------------------------------------------------
+ * Marks
+ */
+
+/* json.array([t]) / json.object([t]) -> t, with upvalue 1 the metatable to
+ * set and upvalue 2 its name. A table with another metatable is misuse. */
+static int json_mark(lua_State *L)
+{
+    if (lua_isnoneornil(L, 1)) {
+        lua_settop(L, 0);
+        lua_newtable(L);
+    } else {
+        luaL_checktype(L, 1, LUA_TTABLE);
+        lua_settop(L, 1);
+    }
+    if (lua_getmetatable(L, 1)) {
+        if (!lua_rawequal(L, -1, lua_upvalueindex(1)))
+            return luaL_argerror(L, 1, lua_pushfstring(L,
+                "table already has a metatable, cannot mark it as a JSON %s",
+                lua_tostring(L, lua_upvalueindex(2))));
+        lua_pop(L, 1);
+        return 1;
+    }
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_setmetatable(L, 1);
+    return 1;
+}
+
+/* [-0, +0] Module table at -1: sets its field json. */
 int hamsa_json_open(lua_State *L)
 {
+    int amt, omt;
+    lua_createtable(L, 0, 7);                   /* json */
     lua_newtable(L);
+    amt = lua_gettop(L);
+    lua_newtable(L);
+    omt = lua_gettop(L);
+
+    lua_pushvalue(L, amt);
+    lua_pushvalue(L, omt);
+    lua_pushnil(L);                             /* no cached buffer yet */
+    lua_pushcclosure(L, json_encode, 3);
+    lua_setfield(L, amt - 1, "encode");
+
+    lua_pushvalue(L, amt);
+    lua_pushnil(L);
+    lua_pushcclosure(L, json_decode, 2);
+    lua_setfield(L, amt - 1, "decode");
+
+    lua_pushvalue(L, amt);
+    lua_pushliteral(L, "array");
+    lua_pushcclosure(L, json_mark, 2);
+    lua_setfield(L, amt - 1, "array");
+
+    lua_pushvalue(L, omt);
+    lua_pushliteral(L, "object");
+    lua_pushcclosure(L, json_mark, 2);
+    lua_setfield(L, amt - 1, "object");
+
     lua_pushlightuserdata(L, NULL);
-    lua_setfield(L, -2, "null");
+    lua_setfield(L, amt - 1, "null");
+    lua_setfield(L, amt - 1, "object_mt");      /* pops omt */
+    lua_setfield(L, amt - 1, "array_mt");       /* pops amt */
     lua_setfield(L, -2, "json");
     return 0;
 }
