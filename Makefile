@@ -84,7 +84,7 @@ uninstall:
 	rm -rf $(DESTDIR)$(INST_LIBDIR)/hamsa $(DESTDIR)$(INST_LUADIR)/hamsa $(DESTDIR)$(INST_BINDIR)/hamsa-mock
 
 clean:
-	rm -rf build
+	rm -rf build hamsa csrc/*.o
 
 print:
 	@echo LUA=$(LUA) LUA_INCDIR=$(LUA_INCDIR)
