@@ -18,6 +18,7 @@
  * code ever runs inside libcurl, so no longjmp can cross it.
  */
 #include <ctype.h>
+#include <sys/select.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -688,6 +689,30 @@ static int multi_timeout(lua_State *L)
     return 1;
 }
 
+/* m:sockets() -> { [fd] = "r" | "w" | "rw", ... }: the sockets libcurl
+ * waits on now. A host with its own loop watches them (and m:timeout()),
+ * then calls m:perform() when one is ready or the timeout passes.
+ * (curl_multi_fdset: descriptors past FD_SETSIZE are not listed; the
+ * timeout still drives those transfers.) */
+static int multi_sockets(lua_State *L)
+{
+    multi *m = check_multi(L, 1);
+    fd_set r, w, x;
+    int maxfd = -1, fd;
+    FD_ZERO(&r);
+    FD_ZERO(&w);
+    FD_ZERO(&x);
+    curl_multi_fdset(m->cm, &r, &w, &x, &maxfd);
+    lua_newtable(L);
+    for (fd = 0; fd <= maxfd; fd++) {
+        int rd = FD_ISSET(fd, &r), wr = FD_ISSET(fd, &w);
+        if (!rd && !wr) continue;
+        lua_pushstring(L, rd && wr ? "rw" : wr ? "w" : "r");
+        lua_rawseti(L, -2, fd);
+    }
+    return 1;
+}
+
 static int multi_tostring(lua_State *L)
 {
     multi *m = (multi *)luaL_checkudata(L, 1, MULTI_MT);
@@ -751,6 +776,7 @@ static const luaL_Reg multi_methods[] = {
     {"next_done", multi_next_done},
     {"wait", multi_wait},
     {"timeout", multi_timeout},
+    {"sockets", multi_sockets},
     {"close", multi_close},
     {NULL, NULL}
 };

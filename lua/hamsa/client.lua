@@ -571,6 +571,25 @@ function Client:wait(timeout)
     return self._pending
 end
 
+--- The sockets to watch, for hosts that run their own event loop (luv,
+-- cqueues, socket.select, a game engine): `{ [fd] = "r" | "w" | "rw" }`.
+-- Watch them and `client:timeout()`, and call `client:poll(0)` when a
+-- socket is ready or the timeout passes; nothing needs busy polling.
+function Client:sockets()
+    if self._closed then return {} end
+    return self._multi:sockets()
+end
+
+--- Seconds until `client:poll(0)` must run even if no socket is ready
+-- (a libcurl timer, a retry's backoff, callbacks waiting to run), or nil
+-- when nothing is in flight.
+function Client:timeout()
+    if self._closed or self._pending == 0 then return nil end
+    if self._ready_head <= #self._ready then return 0 end
+    local t = self._multi:timeout() or 1
+    return next_wait(self, t)
+end
+
 --- Number of requests in flight (whose on_done has not run yet).
 function Client:pending()
     return self._pending
