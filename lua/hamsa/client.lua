@@ -17,6 +17,9 @@ local type, pairs, next, pcall, error, tostring, setmetatable, getmetatable, sel
 local min, huge, floor = math.min, math.huge, math.floor
 local find, format, match, lower, concat = string.find, string.format, string.match, string.lower, table.concat
 local getenv = os.getenv
+local cocreate, coresume, corunning, costatus, coyield =
+    coroutine.create, coroutine.resume, coroutine.running, coroutine.status, coroutine.yield
+local unpack = table.unpack or unpack       -- luacheck: ignore unpack
 
 local json = core.json
 local encode, decode, null = json.encode, json.decode, json.null
@@ -164,6 +167,8 @@ function M.new(opts, level)
         _ready = {},             -- async calls whose on_done is due
         _ready_head = 1,
         _pending = 0,            -- async calls whose on_done has not run yet
+        _tasks = {},             -- coroutine -> Task, for client:spawn
+        _ntasks = 0,
         _closed = false,
     }, Client)
 
@@ -502,9 +507,19 @@ function Client:_send(method, path, query, body, opts, validator, prepare)
             no_resend = not retry.IDEMPOTENT[method],
         },
     }
+    local task = not on_done and self._tasks[corunning() or 0]
+    if task then
+        -- inside client:spawn: the call looks blocking but yields to the loop
+        call.on_done = function(...) return M._resume(self, task, ...) end
+    end
     start_attempt(self, call)
-    if not on_done then return run(self, call) end
+    if not call.on_done then return run(self, call) end
     self._pending = self._pending + 1
+    if task then
+        local data, err, response = coyield()
+        if err then return nil, err, response end
+        return data, response
+    end
     local req = setmetatable({ _client = self, _call = call }, Request)
     call.request = req
     return req
@@ -546,6 +561,60 @@ function Client:poll(max_wait)
     end
     deliver(self)
     return self._pending
+end
+
+---------------------------------------------------------------------------
+-- coroutines
+
+local Task = {}
+Task.__index = Task
+Task.__name = "hamsa.task"
+M.Task = Task
+
+local function pack(...)
+    return { n = select("#", ...), ... }
+end
+
+-- Resumes a task with the results of its request; records its end.
+function M._resume(self, task, ...)
+    local res = pack(coresume(task.co, ...))
+    if costatus(task.co) == "dead" then
+        self._tasks[task.co] = nil
+        self._ntasks = self._ntasks - 1
+        task.done = true
+        if res[1] then
+            task.results = { n = res.n - 1, unpack(res, 2, res.n) }
+        else
+            task.error = res[2]
+            error(res[2], 0)        -- raised by poll/wait/run like any callback error
+        end
+    end
+end
+
+--- Runs `fn(...)` as a task of this client: inside it, the usual calls
+-- (`client.agents:create(...)`, ...) read as blocking but yield to the
+-- client's loop, so several tasks written sequentially run concurrently.
+-- The task starts at once and runs until its first request; `client:run()`
+-- drives them all. (On Lua 5.1, not LuaJIT, a task cannot make its calls
+-- from inside a pcall.)
+-- @tparam function fn
+-- @return Task with `done`, `results` (a packed list) and `error`
+function Client:spawn(fn, ...)
+    if type(fn) ~= "function" then error("client:spawn: fn must be a function", 2) end
+    local task = setmetatable({ co = cocreate(fn), done = false }, Task)
+    self._tasks[task.co] = task
+    self._ntasks = self._ntasks + 1
+    M._resume(self, task, ...)
+    return task
+end
+
+--- Drives the loop until every task (and every on_done request) is done,
+-- or `timeout` passes. An error raised in a task comes out of here.
+-- @tparam[opt] number timeout seconds
+-- @treturn number tasks still running
+function Client:run(timeout)
+    self:wait(timeout)
+    return self._ntasks
 end
 
 --- Drives transfers until no request is in flight (or `timeout` passes).
