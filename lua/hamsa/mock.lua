@@ -1,0 +1,887 @@
+--- A mock of Hamsa's voice-agent HTTP API, for specs, demos and examples.
+--
+-- One process, no threads: every connection runs in its own coroutine and one
+-- `socket.select` loop drives them all, with timers for delays, so a request
+-- that sleeps (latency, a `delay` fault, a `drip`) never holds up the others.
+-- HTTP/1.1 with keep-alive; agents live in memory.
+--
+--     local mock = require("hamsa.mock")
+--     local srv = assert(mock.new{ port = 0, api_key = "test-key" })
+--     print(srv:url())   --> http://127.0.0.1:40123
+--     srv:run()          -- until POST /__mock/shutdown
+--     srv:close()
+--
+-- API routes (need `Authorization: Token <api_key>`, as in hamsa-api.md):
+-- `POST /v1/voice-agents`, `GET /v1/voice-agents?skip=&take=`,
+-- `GET|PATCH /v1/voice-agents/<id>`, `POST /v1/voice-agents/clone?voiceAgentId=`,
+-- `POST /v1/voice-agents/phone-number/call`, `POST /v1/voice-agents/twilio/call`.
+--
+-- Control routes (no auth, never logged):
+-- `GET /__mock/requests` (every API request so far: `{method, path, query,
+-- headers, body}`), `DELETE /__mock/requests`, `POST /__mock/faults` (one
+-- fault or a list, queued FIFO), `GET /__mock/faults` (pending ones),
+-- `DELETE /__mock/faults`, `POST /__mock/reset` (agents, log and faults),
+-- `POST /__mock/shutdown` (answers, then `run` returns).
+--
+-- A fault applies to the next request whose raw path starts with `path`
+-- (default: any) and, if given, whose method is `method`; it is used `times`
+-- times (default 1). The request is logged all the same. Fields:
+-- `status` and/or `body` replace the answer (the route does not run; the
+-- default body is an error envelope named after the status), `content_type`,
+-- `headers` (object, added or replaced), `delay` (seconds before answering),
+-- `action`: `"reset"` (close with a TCP RST, no answer), `"close"` (close
+-- cleanly, no answer), `"close_mid_body"` (a Content-Length larger than the
+-- bytes sent, then close), `"drip"` (one byte every `interval` seconds,
+-- default 0.1), `"hang"` (never answer; keep the socket until the client leaves).
+--
+-- @module hamsa.mock
+-- @license MIT
+
+local socket = require("socket")
+local json = require("hamsa.core").json
+
+local concat, remove = table.concat, table.remove
+local char, find, format, gmatch, gsub, lower, match, sub, upper =
+    string.char, string.find, string.format, string.gmatch,
+    string.gsub, string.lower, string.match, string.sub, string.upper
+local floor, random = math.floor, math.random
+local tointeger = math.tointeger or function(x) return x == floor(x) and x or nil end
+local cocreate, coresume, costatus, yield =
+    coroutine.create, coroutine.resume, coroutine.status, coroutine.yield
+local clock, select = socket.gettime, socket.select
+local ipairs, next, pairs, pcall, setmetatable, getmetatable, tonumber, tostring, type =
+    ipairs, next, pairs, pcall, setmetatable, getmetatable, tonumber, tostring, type
+
+local null = json.null
+local JSON_TYPE = "application/json; charset=utf-8"
+
+local RECV_SIZE = 8192
+local MAX_LINE = 16384         -- request line or one header line
+local MAX_HEADERS = 100
+local MAX_BODY = 16 * 1024 * 1024
+local ACCEPT_BURST = 64        -- connections accepted per step
+local DEFAULT_MAX_CONNECTIONS = 900  -- select() cannot watch descriptors >= FD_SETSIZE (1024)
+local DEFAULT_DRIP_INTERVAL = 0.1
+
+local REASONS = {
+    [100] = "Continue", [200] = "OK", [201] = "Created", [202] = "Accepted",
+    [204] = "No Content", [301] = "Moved Permanently", [302] = "Found",
+    [304] = "Not Modified", [400] = "Bad Request", [401] = "Unauthorized",
+    [402] = "Payment Required", [403] = "Forbidden", [404] = "Not Found",
+    [405] = "Method Not Allowed", [408] = "Request Timeout", [409] = "Conflict",
+    [413] = "Payload Too Large", [422] = "Unprocessable Entity",
+    [429] = "Too Many Requests", [500] = "Internal Server Error",
+    [501] = "Not Implemented", [502] = "Bad Gateway", [503] = "Service Unavailable",
+    [504] = "Gateway Timeout",
+}
+
+-- Fields of an agent that belong to the server: a request body cannot set them.
+local SERVER_FIELDS = { id = true, projectId = true, apiKeyId = true, createdAt = true, updatedAt = true }
+
+local M = {}
+
+local Server = {}
+Server.__index = Server
+
+---------------------------------------------------------------------------
+-- Small helpers
+---------------------------------------------------------------------------
+
+local function array(t)
+    if json.array then return json.array(t) end
+    return t
+end
+
+local function is_object(v)
+    if type(v) ~= "table" or #v > 0 then return false end
+    return json.array_mt == nil or getmetatable(v) ~= json.array_mt
+end
+
+local function nonempty(v)
+    return type(v) == "string" and v ~= ""
+end
+
+local function present(v)
+    return v ~= nil and v ~= null
+end
+
+local function copy(t)
+    local c = {}
+    for k, v in pairs(t) do c[k] = v end
+    return setmetatable(c, getmetatable(t))
+end
+
+local function uuid4()
+    return (gsub("xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx", "[xy]", function(c)
+        return format("%x", c == "x" and random(0, 15) or random(8, 11))
+    end))
+end
+
+local function unescape(s)
+    return (gsub(s, "%%(%x%x)", function(h) return char(tonumber(h, 16)) end))
+end
+
+local function parse_query(q)
+    local t = {}
+    for pair in gmatch(q, "[^&]+") do
+        local k, v = match(pair, "^([^=]*)=?(.*)$")
+        k = unescape((gsub(k, "+", " ")))
+        if t[k] == nil then t[k] = unescape((gsub(v, "+", " "))) end
+    end
+    return t
+end
+
+local function positive_int(s, default)
+    if s == nil or s == "" then return default end
+    if not match(s, "^%d+$") or #s > 9 then return nil end
+    local n = tonumber(s)
+    return n >= 1 and n or nil
+end
+
+-- ISO-8601 UTC with milliseconds; strictly increasing per server, so an
+-- update is always visible in updatedAt even within one millisecond.
+local function timestamp(self)
+    local ms = floor(clock() * 1000)
+    if ms <= self.last_ms then ms = self.last_ms + 1 end
+    self.last_ms = ms
+    local s = floor(ms / 1000)
+    return os.date("!%Y-%m-%dT%H:%M:%S", s) .. format(".%03dZ", ms - s * 1000)
+end
+
+---------------------------------------------------------------------------
+-- Responses: { status = n, headers = { {name, value}, ... }, body = string }
+---------------------------------------------------------------------------
+
+local function raw_response(status, body, content_type)
+    return {
+        status = status,
+        headers = {
+            { "Server", "hamsa-mock" },
+            { "Date", os.date("!%a, %d %b %Y %H:%M:%S GMT") },
+            { "Content-Type", content_type or JSON_TYPE },
+        },
+        body = body,
+    }
+end
+
+local function json_response(status, value)
+    local body, err = json.encode(value)
+    if not body then   -- e.g. a logged body that is not valid UTF-8
+        status = 500
+        body = '{"success":false,"message":"mock cannot encode the response: '
+            .. gsub(tostring(err), '[^%w .,:;_-]', "?") .. '","messageKey":"INTERNAL_ERROR"}'
+    end
+    return raw_response(status, body)
+end
+
+local function ok(message, data, key)
+    return json_response(200, { success = true, message = message, messageKey = key, data = data })
+end
+
+local function fail(status, message, key)
+    return json_response(status, { success = false, message = message, messageKey = key })
+end
+
+local function set_header(res, name, value)
+    local lname = lower(name)
+    if lname == "content-length" then return end   -- always computed here
+    for _, h in ipairs(res.headers) do
+        if lower(h[1]) == lname then h[2] = value; return end
+    end
+    res.headers[#res.headers + 1] = { name, value }
+end
+
+-- The status line and headers; `length` overrides the Content-Length.
+local function render_head(res, keep, length)
+    local out = { format("HTTP/1.1 %d %s\r\n", res.status, REASONS[res.status] or "Unknown") }
+    for _, h in ipairs(res.headers) do out[#out + 1] = h[1] .. ": " .. h[2] .. "\r\n" end
+    out[#out + 1] = "Content-Length: " .. (length or #res.body) .. "\r\n"
+    out[#out + 1] = keep and "Connection: keep-alive\r\n\r\n" or "Connection: close\r\n\r\n"
+    return concat(out)
+end
+
+---------------------------------------------------------------------------
+-- Connection I/O, run inside the connection's coroutine. Each helper yields
+-- "read", "write" or "sleep" to the scheduler when it would block.
+---------------------------------------------------------------------------
+
+-- Up to `max` bytes (at least one), or nil and a socket error.
+local function recv(conn, max)
+    while true do
+        local data, err, partial = conn.sock:receive(max)
+        local chunk = data or partial
+        if chunk and chunk ~= "" then return chunk end
+        if err ~= "timeout" then return nil, err or "closed" end
+        yield("read")
+    end
+end
+
+-- Appends what the socket has to conn.buf; true, or nil and a socket error.
+local function fill(conn)
+    local chunk, err = recv(conn, RECV_SIZE)
+    if not chunk then return nil, err end
+    conn.buf = conn.buf .. chunk
+    return true
+end
+
+local function send_all(conn, data)
+    local i = 1
+    while i <= #data do
+        local last, err, partial = conn.sock:send(data, i)
+        if last then
+            i = last + 1
+        elseif err == "timeout" then
+            i = partial + 1
+            yield("write")
+        else
+            return nil, err
+        end
+    end
+    return true
+end
+
+local function sleep(seconds)
+    if seconds > 0 then yield("sleep", clock() + seconds) end
+end
+
+-- Errors come back as nil, message, bad: `bad` is true when the client sent
+-- something malformed (answer 400), false/nil when the socket failed.
+local function read_line(conn)
+    while true do
+        local s, e = find(conn.buf, "\r?\n")
+        if s then
+            local line = sub(conn.buf, 1, s - 1)
+            conn.buf = sub(conn.buf, e + 1)
+            return line
+        end
+        if #conn.buf > MAX_LINE then return nil, "line too long", true end
+        local okf, err = fill(conn)
+        if not okf then return nil, err end
+    end
+end
+
+-- Exactly n bytes (a body): collected in a list, never more than needed.
+local function read_exact(conn, n)
+    local buf = conn.buf
+    if #buf >= n then
+        conn.buf = sub(buf, n + 1)
+        return sub(buf, 1, n)
+    end
+    local parts, have = { buf }, #buf
+    conn.buf = ""
+    while have < n do
+        local chunk, err = recv(conn, n - have)
+        if not chunk then return nil, err end
+        parts[#parts + 1] = chunk
+        have = have + #chunk
+    end
+    return concat(parts)
+end
+
+local function read_chunked(conn)
+    local parts, total = {}, 0
+    while true do
+        local line, err, bad = read_line(conn)
+        if not line then return nil, err, bad end
+        local hex = match(line, "^%s*(%x+)%s*;?")
+        if not hex or #hex > 7 then return nil, "malformed chunk size", true end
+        local size = tonumber(hex, 16)
+        if size == 0 then
+            repeat   -- trailer fields, ignored
+                line, err, bad = read_line(conn)
+                if not line then return nil, err, bad end
+            until line == ""
+            return concat(parts)
+        end
+        total = total + size
+        if total > MAX_BODY then return nil, "body too large", true end
+        local data
+        data, err = read_exact(conn, size)
+        if not data then return nil, err end
+        parts[#parts + 1] = data
+        line, err, bad = read_line(conn)
+        if not line then return nil, err, bad end
+        if line ~= "" then return nil, "malformed chunk", true end
+    end
+end
+
+local function read_request(conn)
+    local line, err, bad
+    repeat   -- tolerate empty lines between requests (RFC 9112, 2.2)
+        line, err, bad = read_line(conn)
+        if not line then return nil, err, bad end
+    until line ~= ""
+    local method, target, version = match(line, "^(%u+) (/%S*) HTTP/(1%.[01])$")
+    if not method then return nil, "malformed request line", true end
+    local headers, count = {}, 0
+    while true do
+        line, err, bad = read_line(conn)
+        if not line then return nil, err, bad end
+        if line == "" then break end
+        count = count + 1
+        if count > MAX_HEADERS then return nil, "too many headers", true end
+        local name, value = match(line, "^([%w!#$%%&'*+%-.^_`|~]+):[ \t]*(.-)[ \t]*$")
+        if not name then return nil, "malformed header line", true end
+        name = lower(name)
+        headers[name] = headers[name] and (headers[name] .. ", " .. value) or value
+    end
+    local body = ""
+    local te, cl = headers["transfer-encoding"], headers["content-length"]
+    local expect = lower(headers.expect or "") == "100-continue"
+    if te then
+        if not find(lower(te), "chunked", 1, true) then
+            return nil, "unsupported transfer-encoding", true
+        end
+        if expect then send_all(conn, "HTTP/1.1 100 Continue\r\n\r\n") end
+        body, err, bad = read_chunked(conn)
+        if not body then return nil, err, bad end
+    elseif cl then
+        if not match(cl, "^%d+$") or #cl > 9 or tonumber(cl) > MAX_BODY then
+            return nil, "bad content-length", true
+        end
+        local n = tonumber(cl)
+        if n > 0 then
+            if expect then send_all(conn, "HTTP/1.1 100 Continue\r\n\r\n") end
+            body, err = read_exact(conn, n)
+            if not body then return nil, err end
+        end
+    end
+    local path, query = match(target, "^([^?]*)%??(.*)$")
+    local connection = lower(headers.connection or "")
+    local keep
+    if version == "1.1" then
+        keep = not find(connection, "close", 1, true)
+    else
+        keep = find(connection, "keep-alive", 1, true) ~= nil
+    end
+    return { method = method, path = path, query = query, headers = headers, body = body, keep = keep }
+end
+
+---------------------------------------------------------------------------
+-- The API routes
+---------------------------------------------------------------------------
+
+local UNAUTHORIZED = { success = false, message = "Unauthorized: invalid API key", messageKey = "UNAUTHORIZED" }
+local NOT_FOUND_AGENT = { success = false, message = "Voice agent not found", messageKey = "VOICE_AGENT_NOT_FOUND" }
+
+local function invalid(message)
+    return fail(400, message, "VALIDATION_ERROR")
+end
+
+-- The body as a JSON object ({} when empty), or nil and the 400 response.
+local function parse_body(req)
+    if match(req.body, "^%s*$") then return {} end
+    local okd, value = pcall(json.decode, req.body)
+    if not okd or value == nil then
+        return nil, fail(400, "Invalid JSON body", "BAD_REQUEST")
+    end
+    if not is_object(value) then
+        return nil, fail(400, "Request body must be a JSON object", "BAD_REQUEST")
+    end
+    return value
+end
+
+local function authorized(self, req)
+    local scheme, key = match(req.headers.authorization or "", "^(%a+) +(.-)%s*$")
+    return scheme ~= nil and lower(scheme) == "token" and key == self.api_key
+end
+
+local function store(self, agent)
+    self.agents[agent.id] = agent
+    self.agent_order[#self.agent_order + 1] = agent.id
+    return agent
+end
+
+local function create_agent(self, req)
+    local body, res = parse_body(req)
+    if not body then return res end
+    if not nonempty(body.agentName) then return invalid("agentName is required") end
+    local agent = copy(body)
+    local now = timestamp(self)
+    agent.id = uuid4()
+    agent.projectId, agent.apiKeyId = self.project_id, self.api_key_id
+    agent.createdAt, agent.updatedAt = now, now
+    for _, k in ipairs({ "description", "voiceRecordId", "voiceRecord" }) do
+        if agent[k] == nil then agent[k] = null end
+    end
+    store(self, agent)
+    return ok("Voice agent created successfully", agent, "VoiceAgentCreatedSuccessfully")
+end
+
+local function clone_agent(self, req)
+    local source_id = parse_query(req.query).voiceAgentId
+    if not nonempty(source_id) then return invalid("voiceAgentId query parameter is required") end
+    local body, res = parse_body(req)
+    if not body then return res end
+    local source = self.agents[source_id]
+    if not source then return json_response(404, NOT_FOUND_AGENT) end
+    if body.agentName ~= nil and not nonempty(body.agentName) then
+        return invalid("agentName must be a non-empty string")
+    end
+    local agent = copy(source)
+    local now = timestamp(self)
+    agent.id = uuid4()
+    agent.agentName = body.agentName or (source.agentName .. " (copy)")
+    agent.createdAt, agent.updatedAt = now, now
+    store(self, agent)
+    return ok("Voice agent cloned successfully", agent, "VoiceAgentClonedSuccessfully")
+end
+
+local function update_agent(self, req, id)
+    local body, res = parse_body(req)
+    if not body then return res end
+    local agent = self.agents[id]
+    if not agent then return json_response(404, NOT_FOUND_AGENT) end
+    if body.agentName ~= nil and not nonempty(body.agentName) then
+        return invalid("agentName must be a non-empty string")
+    end
+    for k, v in pairs(body) do
+        if not SERVER_FIELDS[k] then agent[k] = v end
+    end
+    agent.updatedAt = timestamp(self)
+    return ok("Voice agent updated successfully", agent, "VoiceAgentUpdatedSuccessfully")
+end
+
+local function get_agent(self, id)
+    local agent = self.agents[id]
+    if not agent then return json_response(404, NOT_FOUND_AGENT) end
+    return ok("success", agent, "OPERATION_SUCCESSFUL")
+end
+
+local function list_agents(self, req)
+    local q = parse_query(req.query)
+    local skip, take = positive_int(q.skip, 1), positive_int(q.take, 10)
+    if not skip then return invalid("skip must be a positive integer (a 1-based page number)") end
+    if not take then return invalid("take must be a positive integer") end
+    local order, items = self.agent_order, {}
+    local first = (skip - 1) * take + 1
+    for i = first, first + take - 1 do
+        if not order[i] then break end
+        items[#items + 1] = self.agents[order[i]]
+    end
+    return ok("success", { total = #order, filtered = #order, voiceAgents = array(items) },
+        "OPERATION_SUCCESSFUL")
+end
+
+-- kind: "phone-number" or "twilio"
+local function start_call(self, req, kind)
+    local body, res = parse_body(req)
+    if not body then return res end
+    local from_field = kind == "twilio" and "twilioPhoneNumber" or "phoneNumber"
+    for _, field in ipairs({ "toNumber", from_field }) do
+        if not nonempty(body[field]) then return invalid(field .. " is required") end
+    end
+    local has_id, has_details = present(body.voiceAgentId), present(body.agentDetails)
+    if has_id == has_details then
+        return invalid("Provide exactly one of voiceAgentId or agentDetails")
+    end
+    local agent_id, details
+    if has_id then
+        if type(body.voiceAgentId) ~= "string" then return invalid("voiceAgentId must be a string") end
+        local agent = self.agents[body.voiceAgentId]
+        if not agent then return json_response(404, NOT_FOUND_AGENT) end
+        agent_id, details = agent.id, agent
+    else
+        if not is_object(body.agentDetails) then return invalid("agentDetails must be an object") end
+        agent_id, details = uuid4(), body.agentDetails
+    end
+    if kind == "phone-number" then
+        return ok("Call started successfully", { voiceAgentId = agent_id, jobId = uuid4() },
+            "CallStartedSuccessfully")
+    end
+    local now = timestamp(self)
+    return ok("Call started successfully", {
+        id = uuid4(), status = "PENDING", type = "VOICE_AGENTS",
+        callParams = { machineNumber = body.twilioPhoneNumber, userNumber = body.toNumber },
+        agentDetails = details,
+        webhookUrl = body.webhookUrl == nil and null or body.webhookUrl,
+        totalCost = 0, usageTime = 0, mediaUrl = null, jobResponse = null,
+        voiceAgentId = agent_id, createdAt = now, updatedAt = now,
+    }, "CallStartedSuccessfully")
+end
+
+local function route(self, req)
+    local m, path = req.method, req.path
+    if #path > 1 and sub(path, -1) == "/" then path = sub(path, 1, -2) end
+    local seg = {}
+    for s in gmatch(path, "[^/]+") do seg[#seg + 1] = s end
+    if seg[1] == "v1" then
+        if not authorized(self, req) then return json_response(401, UNAUTHORIZED) end
+        if seg[2] == "voice-agents" then
+            local n = #seg
+            if n == 2 and m == "POST" then return create_agent(self, req) end
+            if n == 2 and m == "GET" then return list_agents(self, req) end
+            if n == 3 and seg[3] == "clone" and m == "POST" then return clone_agent(self, req) end
+            if n == 4 and seg[4] == "call" and m == "POST"
+                and (seg[3] == "phone-number" or seg[3] == "twilio") then
+                return start_call(self, req, seg[3])
+            end
+            if n == 3 and m == "GET" then return get_agent(self, unescape(seg[3])) end
+            if n == 3 and m == "PATCH" then return update_agent(self, req, unescape(seg[3])) end
+        end
+    end
+    return fail(404, "Cannot " .. m .. " " .. req.path, "NOT_FOUND")
+end
+
+---------------------------------------------------------------------------
+-- Faults
+---------------------------------------------------------------------------
+
+local ACTIONS = { reset = true, close = true, close_mid_body = true, drip = true, hang = true }
+
+local FAULT_FIELDS = {
+    path = "string", method = "string", times = "integer", status = "integer",
+    body = "string", content_type = "string", headers = "table", delay = "number",
+    action = "string", interval = "number",
+}
+
+-- A checked copy of one fault spec, or nil and a message.
+local function parse_fault(spec)
+    if not is_object(spec) then return nil, "a fault must be a JSON object" end
+    local f = {}
+    for k, v in pairs(spec) do
+        local want = FAULT_FIELDS[k]
+        if not want then return nil, "unknown fault field '" .. tostring(k) .. "'" end
+        if v ~= null then
+            if want == "integer" then v = type(v) == "number" and tointeger(v) or nil end
+            if type(v) ~= (want == "integer" and "number" or want) then
+                return nil, "fault field '" .. k .. "' must be a " .. want
+            end
+            f[k] = v
+        end
+    end
+    f.times = f.times or 1
+    if f.times < 1 then return nil, "fault field 'times' must be >= 1" end
+    if f.status and (f.status < 100 or f.status > 599) then
+        return nil, "fault field 'status' must be within 100..599"
+    end
+    if (f.delay and f.delay < 0) or (f.interval and f.interval <= 0) then
+        return nil, "fault fields 'delay' and 'interval' must be positive"
+    end
+    if f.action and not ACTIONS[f.action] then
+        return nil, "unknown fault action '" .. f.action .. "'"
+    end
+    if f.method then f.method = upper(f.method) end
+    if f.headers then
+        if not is_object(f.headers) then return nil, "fault field 'headers' must be an object" end
+        local h = {}
+        for name, value in pairs(f.headers) do
+            if type(value) ~= "string" and type(value) ~= "number" then
+                return nil, "fault header '" .. tostring(name) .. "' must be a string"
+            end
+            h[name] = type(value) == "number" and tostring(tointeger(value) or value) or value
+        end
+        f.headers = h
+    end
+    return f
+end
+
+-- Removes and returns the first queued fault that applies to req, if any.
+local function take_fault(self, req)
+    for i, f in ipairs(self.faults) do
+        if (not f.path or sub(req.path, 1, #f.path) == f.path)
+            and (not f.method or f.method == req.method) then
+            f.times = f.times - 1
+            if f.times == 0 then remove(self.faults, i) end
+            return f
+        end
+    end
+end
+
+local function fault_response(f)
+    local status = f.status or 200
+    local body = f.body
+    if not body then
+        local reason = REASONS[status] or "Mock fault"
+        body = json.encode({
+            success = status < 400, message = reason,
+            messageKey = upper((gsub(reason, "%W+", "_"))),
+        })
+    end
+    return raw_response(status, body, f.content_type)
+end
+
+---------------------------------------------------------------------------
+-- Control routes (/__mock/...), no authentication
+---------------------------------------------------------------------------
+
+local function reset_state(self)
+    self.agents, self.agent_order, self.log, self.faults = {}, {}, {}, {}
+end
+
+local function add_faults(self, req)
+    local okd, value = pcall(json.decode, req.body)
+    if not okd or type(value) ~= "table" then return fail(400, "Invalid JSON body", "BAD_REQUEST") end
+    local specs = (#value > 0 or next(value) == nil) and value or { value }
+    local parsed = {}
+    for i, spec in ipairs(specs) do
+        local f, err = parse_fault(spec)
+        if not f then return fail(400, "fault " .. i .. ": " .. err, "BAD_REQUEST") end
+        parsed[i] = f
+    end
+    for _, f in ipairs(parsed) do self.faults[#self.faults + 1] = f end
+    return ok("ok", { queued = #parsed, pending = #self.faults })
+end
+
+-- Returns the response and, for shutdown, true.
+local function control(self, req)
+    local m, p = req.method, req.path
+    if p == "/__mock/requests" and m == "GET" then
+        return json_response(200, array(self.log))
+    elseif p == "/__mock/requests" and m == "DELETE" then
+        self.log = {}
+        return ok("ok")
+    elseif p == "/__mock/faults" and m == "POST" then
+        return add_faults(self, req)
+    elseif p == "/__mock/faults" and m == "GET" then
+        return json_response(200, array(self.faults))
+    elseif p == "/__mock/faults" and m == "DELETE" then
+        self.faults = {}
+        return ok("ok")
+    elseif p == "/__mock/reset" and m == "POST" then
+        reset_state(self)
+        return ok("ok")
+    elseif p == "/__mock/shutdown" and m == "POST" then
+        return ok("shutting down"), true
+    end
+    return fail(404, "Cannot " .. m .. " " .. p, "NOT_FOUND")
+end
+
+---------------------------------------------------------------------------
+-- Serving one connection (the body of its coroutine)
+---------------------------------------------------------------------------
+
+local function abort(conn)   -- close with RST instead of FIN
+    conn.sock:setoption("linger", { on = true, timeout = 0 })
+    conn.sock:close()
+end
+
+local function hang(conn)   -- never answer; discard input until the peer leaves
+    repeat conn.buf = "" until not fill(conn)
+end
+
+local function log_request(self, req)
+    self.log[#self.log + 1] = {
+        method = req.method, path = req.path, query = req.query,
+        headers = json.object and json.object(req.headers) or req.headers, body = req.body,
+    }
+end
+
+-- fn(self, req), with a 500 instead of a dropped connection when it raises.
+local function safely(fn, self, req)
+    local okr, res, extra = pcall(fn, self, req)
+    if okr then return res, extra end
+    io.stderr:write("hamsa-mock: ", tostring(res), "\n")
+    return fail(500, "mock internal error", "INTERNAL_ERROR")
+end
+
+-- Answers one API request (faults, latency, route); true to keep the connection.
+local function serve_api(self, conn, req)
+    log_request(self, req)
+    local f = take_fault(self, req)
+    sleep(self.latency + (f and f.delay or 0))
+    local action = f and f.action
+    if action == "reset" then abort(conn); return false end
+    if action == "close" then return false end
+    if action == "hang" then hang(conn); return false end
+    local res = (f and (f.status or f.body)) and fault_response(f) or safely(route, self, req)
+    if f and f.headers then
+        for name, value in pairs(f.headers) do set_header(res, name, value) end
+    end
+    if action == "close_mid_body" then
+        local body = res.body
+        send_all(conn, render_head(res, false, #body > 0 and #body or 1)
+            .. sub(body, 1, floor(#body / 2)))
+        return false
+    end
+    local data = render_head(res, req.keep) .. res.body
+    if action == "drip" then
+        local interval = f.interval or DEFAULT_DRIP_INTERVAL
+        for i = 1, #data do
+            if not send_all(conn, sub(data, i, i)) then return false end
+            if i < #data then sleep(interval) end
+        end
+        return req.keep
+    end
+    return send_all(conn, data) and req.keep
+end
+
+local function serve(self, conn)
+    while not self.closed do
+        local req, err, bad = read_request(conn)
+        if not req then
+            if bad then
+                local res = fail(400, "Bad request: " .. err, "BAD_REQUEST")
+                send_all(conn, render_head(res, false) .. res.body)
+            end
+            return
+        end
+        if sub(req.path, 1, 8) == "/__mock/" then
+            local res, shutdown = safely(control, self, req)
+            local keep = req.keep and not shutdown
+            local sent = send_all(conn, render_head(res, keep) .. res.body)
+            if shutdown then self.stop_requested = true end
+            if not (sent and keep) then return end
+        elseif not serve_api(self, conn, req) then
+            return
+        end
+    end
+end
+
+---------------------------------------------------------------------------
+-- The scheduler
+---------------------------------------------------------------------------
+
+local function drop(self, conn)
+    if self.conns[conn] then
+        self.conns[conn] = nil
+        self.nconns = self.nconns - 1
+    end
+    conn.sock:close()
+end
+
+local function resume(self, conn)
+    local okr, what, arg = coresume(conn.co)
+    if not okr then io.stderr:write("hamsa-mock: ", tostring(what), "\n") end
+    if not okr or costatus(conn.co) == "dead" then return drop(self, conn) end
+    conn.wait, conn.wake = what, arg
+end
+
+local function accept_all(self)
+    for _ = 1, ACCEPT_BURST do
+        if self.nconns >= self.max_connections then return end
+        local sock = self.listener:accept()
+        if not sock then return end
+        sock:settimeout(0)
+        sock:setoption("tcp-nodelay", true)
+        local conn = { sock = sock, buf = "" }
+        conn.co = cocreate(function() return serve(self, conn) end)
+        self.conns[conn] = true
+        self.nconns = self.nconns + 1
+        resume(self, conn)
+    end
+end
+
+--- Creates a mock server and binds its listening socket.
+-- Misuse (a wrong option type, an unknown option name) raises.
+-- @tparam[opt] table opts `host` ("127.0.0.1"), `port` (0: ephemeral),
+--   `api_key` ("test-key"), `latency` (0: seconds added before answering every
+--   API request), `max_connections` (900), `backlog` (1024)
+-- @return the server, or `nil, err` when binding fails
+function M.new(opts)
+    opts = opts or {}
+    if type(opts) ~= "table" then error("hamsa.mock.new: opts must be a table", 2) end
+    local known = { host = "string", port = "number", api_key = "string", latency = "number",
+                    max_connections = "number", backlog = "number" }
+    for k, v in pairs(opts) do
+        if not known[k] then error("hamsa.mock.new: unknown option '" .. tostring(k) .. "'", 2) end
+        if type(v) ~= known[k] then error("hamsa.mock.new: option '" .. k .. "' must be a " .. known[k], 2) end
+    end
+    local host, port = opts.host or "127.0.0.1", opts.port or 0
+    local api_key, latency = opts.api_key or "test-key", opts.latency or 0
+    local max_connections = opts.max_connections or DEFAULT_MAX_CONNECTIONS
+    if port < 0 or port > 65535 or port % 1 ~= 0 then error("hamsa.mock.new: bad port", 2) end
+    if api_key == "" then error("hamsa.mock.new: api_key must not be empty", 2) end
+    if latency < 0 then error("hamsa.mock.new: latency must be >= 0", 2) end
+    if max_connections < 1 or max_connections > 1000 then
+        error("hamsa.mock.new: max_connections must be within 1..1000", 2)
+    end
+    local listener, err = socket.bind(host, port, opts.backlog or 1024)
+    if not listener then
+        return nil, format("hamsa-mock: cannot listen on %s:%d: %s", host, port, tostring(err))
+    end
+    listener:settimeout(0)
+    local addr, bound = listener:getsockname()
+    local self = setmetatable({
+        listener = listener, api_key = api_key, latency = latency,
+        max_connections = max_connections, conns = {}, nconns = 0,
+        project_id = uuid4(), api_key_id = uuid4(), last_ms = 0,
+        closed = false, stop_requested = false,
+    }, Server)
+    if addr == "0.0.0.0" then addr = "127.0.0.1" elseif addr == "::" then addr = "::1" end
+    self.base_url = "http://" .. (find(addr, ":", 1, true) and "[" .. addr .. "]" or addr) .. ":" .. bound
+    self.port = tonumber(bound)
+    reset_state(self)
+    return self
+end
+
+--- The base URL clients should use, e.g. `"http://127.0.0.1:40123"`.
+-- @treturn string
+function Server:url()
+    return self.base_url
+end
+
+--- Runs one scheduler iteration: waits up to `timeout` seconds for socket
+-- activity or a due timer, then accepts connections and advances every
+-- connection that can make progress.
+-- @tparam[opt=0] number timeout seconds
+-- @return true, or `nil, "closed"` once the server is closed
+function Server:step(timeout)
+    if self.closed then return nil, "closed" end
+    local now = clock()
+    local deadline = now + (timeout or 0)
+    local readers, writers = {}, {}
+    if self.nconns < self.max_connections then readers[1] = self.listener end
+    for conn in pairs(self.conns) do
+        local w = conn.wait
+        if w == "read" then readers[#readers + 1] = conn.sock
+        elseif w == "write" then writers[#writers + 1] = conn.sock
+        elseif conn.wake < deadline then deadline = conn.wake end
+    end
+    local wait = deadline - now
+    local readable, writable = select(readers, writers, wait > 0 and wait or 0)
+    readable, writable = readable or {}, writable or {}
+    now = clock()
+    local ready = {}
+    for conn in pairs(self.conns) do
+        local w = conn.wait
+        if (w == "read" and readable[conn.sock]) or (w == "write" and writable[conn.sock])
+            or (w == "sleep" and conn.wake <= now) then
+            ready[#ready + 1] = conn
+        end
+    end
+    for _, conn in ipairs(ready) do
+        if self.closed then break end
+        resume(self, conn)
+    end
+    if not self.closed and readable[self.listener] then accept_all(self) end
+    return true
+end
+
+--- Serves until `POST /__mock/shutdown` (or `close`). Later calls return at once.
+-- @return true, or `nil, err`
+function Server:run()
+    while not self.closed and not self.stop_requested do
+        local okr, err = self:step(1)
+        if not okr then return nil, err end
+    end
+    return true
+end
+
+--- Whether a `POST /__mock/shutdown` was answered (or the server closed).
+-- @treturn boolean
+function Server:stopped()
+    return self.closed or self.stop_requested
+end
+
+--- Number of open client connections.
+-- @treturn integer
+function Server:connections()
+    return self.nconns
+end
+
+--- Closes the listener and every connection. Idempotent; also `__close`/`__gc`.
+-- @return true
+function Server:close()
+    if self.closed then return true end
+    self.closed = true
+    for conn in pairs(self.conns) do conn.sock:close() end
+    self.conns, self.nconns = {}, 0
+    self.listener:close()
+    return true
+end
+
+Server.__close = Server.close
+Server.__gc = Server.close
+
+return M

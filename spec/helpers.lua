@@ -1,0 +1,184 @@
+--- Spec helpers: start the mock API in its own process and talk to its
+-- control routes. Everything here uses LuaSocket and lua-cjson, never the
+-- library under test.
+--
+--     local helpers = require("spec.helpers")
+--     local server = helpers.start_mock{ latency = 0.1 }
+--     ... server.url, server.api_key ...
+--     server:fault{ path = "/v1/voice-agents", status = 503, headers = { ["Retry-After"] = "1" } }
+--     local log = server:requests()
+--     server:stop()
+
+local socket = require("socket")
+local http = require("socket.http")
+local ltn12 = require("ltn12")
+local cjson = require("cjson")
+
+local concat = table.concat
+
+local helpers = {}
+
+-- The repository root, from this file's own path (spec/helpers.lua).
+local ROOT
+do
+    local source = debug.getinfo(1, "S").source
+    local dir = source:sub(1, 1) == "@" and source:sub(2):match("^(.*)/[^/]*$") or nil
+    ROOT = dir and (dir == "spec" and "." or dir .. "/..") or "."
+end
+helpers.root = ROOT
+
+--- Interpreter for Lua scripts the specs spawn (env `LUA`, default "lua5.4").
+helpers.lua = os.getenv("LUA") or "lua5.4"
+--- Interpreter for the mock (env `HAMSA_MOCK_LUA`, default "lua5.4": it needs LuaSocket).
+helpers.mock_lua = os.getenv("HAMSA_MOCK_LUA") or "lua5.4"
+
+local function quote(s)
+    return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
+end
+helpers.quote = quote
+
+--- One HTTP request with LuaSocket.
+-- @tparam string method
+-- @tparam string url
+-- @tparam[opt] string body raw body
+-- @tparam[opt] table headers extra request headers
+-- @return status, body, headers (lower-case names); or nil, err
+function helpers.http(method, url, body, headers)
+    local h = {}
+    for k, v in pairs(headers or {}) do h[k:lower()] = v end
+    if body then
+        h["content-length"] = tostring(#body)
+        h["content-type"] = h["content-type"] or "application/json"
+    end
+    local chunks = {}
+    local ok, status, resp_headers = http.request{
+        url = url, method = method, headers = h,
+        source = body and ltn12.source.string(body) or nil,
+        sink = ltn12.sink.table(chunks),
+    }
+    if not ok then return nil, status end
+    return status, concat(chunks), resp_headers
+end
+
+--- Reads one HTTP response from a raw LuaSocket tcp client.
+-- @return `{ status, headers (lower-case), body }`, or nil, err, partial data
+function helpers.read_response(sock)
+    local line, err = sock:receive("*l")
+    if not line then return nil, err end
+    local status = tonumber(line:match("^HTTP/1%.%d (%d%d%d)"))
+    if not status then return nil, "bad status line: " .. line end
+    local headers = {}
+    while true do
+        line, err = sock:receive("*l")
+        if not line then return nil, err end
+        if line == "" then break end
+        local name, value = line:match("^([^:]+):%s*(.-)%s*$")
+        if name then headers[name:lower()] = value end
+    end
+    local length = tonumber(headers["content-length"] or 0)
+    local body, partial = "", nil
+    if length > 0 then
+        body, err, partial = sock:receive(length)
+        if not body then return nil, err, partial end
+    end
+    return { status = status, headers = headers, body = body }
+end
+
+--- A TCP port on 127.0.0.1 that nothing listens on (bound, read, released).
+-- @treturn integer
+function helpers.free_port()
+    local s = assert(socket.bind("127.0.0.1", 0))
+    local _, port = s:getsockname()
+    s:close()
+    return tonumber(port)
+end
+
+local Server = {}
+Server.__index = Server
+
+local function control(server, method, path, value)
+    local body = value ~= nil and cjson.encode(value) or nil
+    local status, text = helpers.http(method, server.url .. path, body)
+    if status ~= 200 then
+        error(("hamsa-mock %s %s: %s %s"):format(method, path, tostring(status), tostring(text)), 3)
+    end
+    return text
+end
+
+--- Every API request the mock received, oldest first: a list of
+-- `{ method, path, query, headers, body }`.
+function Server:requests()
+    return cjson.decode(control(self, "GET", "/__mock/requests"))
+end
+
+--- Clears the request log.
+function Server:clear()
+    control(self, "DELETE", "/__mock/requests")
+end
+
+--- Queues one fault (a table) or several (a list); see hamsa.mock.
+function Server:fault(spec)
+    return cjson.decode(control(self, "POST", "/__mock/faults", spec))
+end
+
+--- Drops the faults not consumed yet.
+function Server:clear_faults()
+    control(self, "DELETE", "/__mock/faults")
+end
+
+--- Forgets agents, requests and faults.
+function Server:reset()
+    control(self, "POST", "/__mock/reset")
+end
+
+--- Kills the mock process; safe to call twice.
+function Server:stop()
+    if self.stopped then return end
+    self.stopped = true
+    os.execute("kill " .. self.pid .. " 2>/dev/null")
+    pcall(self.proc.close, self.proc)
+end
+
+--- Starts `bin/hamsa-mock` in its own process and waits until it listens.
+-- @tparam[opt] table opts `api_key` ("test-key"), `host`, `port` (0),
+--   `latency` (seconds)
+-- @return a server: `url`, `api_key`, `pid`, `:stop()`, `:requests()`,
+--   `:clear()`, `:fault(spec)`, `:clear_faults()`, `:reset()`
+function helpers.start_mock(opts)
+    opts = opts or {}
+    local api_key = opts.api_key or "test-key"
+    local lua_path = ROOT .. "/lua/?.lua;" .. ROOT .. "/lua/?/init.lua;" .. (os.getenv("LUA_PATH") or ";")
+    local lua_cpath = os.getenv("HAMSA_MOCK_CPATH")
+        or ROOT .. "/build/?.so;" .. (os.getenv("LUA_CPATH") or ";")
+    local cmd = {
+        "echo $$; exec env",
+        "LUA_PATH=" .. quote(lua_path), "LUA_CPATH=" .. quote(lua_cpath),
+        quote(helpers.mock_lua), quote(ROOT .. "/bin/hamsa-mock"),
+        "--host", quote(opts.host or "127.0.0.1"),
+        "--port", quote(opts.port or 0),
+        "--api-key", quote(api_key),
+    }
+    if opts.latency then
+        cmd[#cmd + 1] = "--latency"
+        cmd[#cmd + 1] = quote(opts.latency)
+    end
+    local proc = assert(io.popen(concat(cmd, " "), "r"))
+    local pid = tonumber(proc:read("*l"))
+    local line = proc:read("*l")
+    local url = line and line:match("^listening (http://%S+)$")
+    if not (pid and url) then
+        if pid then os.execute("kill " .. pid .. " 2>/dev/null") end
+        proc:close()
+        error("hamsa-mock did not start (got " .. tostring(line) .. ")", 2)
+    end
+    local server = setmetatable({ url = url, api_key = api_key, pid = pid, proc = proc }, Server)
+    -- A spec that fails before stop() must not leave busted waiting on the
+    -- pipe at exit: kill the mock when the server is collected.
+    local newproxy = rawget(_G, "newproxy")   -- Lua 5.1: tables have no __gc
+    local guard = newproxy and newproxy(true) or setmetatable({}, { __gc = true })
+    getmetatable(guard).__gc = function() server:stop() end
+    server.guard = guard
+    return server
+end
+
+return helpers
