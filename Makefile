@@ -45,6 +45,13 @@ RUN_ENV = LUA_PATH='lua/?.lua;lua/?/init.lua;;' LUA_CPATH='build/?.so;;'
 
 all: $(CORE)
 
+# Each concern beyond the core build keeps its targets in mk/<concern>.mk;
+# one may add a target to TEST_PRE to have `make test` run it before the
+# specs (so the spec count stays in the last lines), and packages to
+# DEB_PACKAGES_<concern>.
+TEST_PRE ?=
+-include $(wildcard mk/*.mk)
+
 $(CORE): $(SOURCES) $(HEADERS) Makefile
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(LIBFLAG) -o $@ $(SOURCES) $(CURL_LIBS)
@@ -61,7 +68,7 @@ deps:
 	fi
 
 test: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory all $(TEST_PRE)
 	$(RUN_ENV) $(BUSTED) $(BUSTED_ARGS)
 
 demo: deps
