@@ -111,6 +111,12 @@ function Server:requests()
     return cjson.decode(control(self, "GET", "/__mock/requests"))
 end
 
+--- `{ requests, inflight, max_inflight }`: how many API requests the mock
+-- was answering at once, at most, since the log was last cleared.
+function Server:stats()
+    return cjson.decode(control(self, "GET", "/__mock/stats"))
+end
+
 --- Clears the request log.
 function Server:clear()
     control(self, "DELETE", "/__mock/requests")

@@ -20,7 +20,9 @@
 -- `GET /__mock/requests` (every API request so far: `{method, path, query,
 -- headers, body}`), `DELETE /__mock/requests`, `POST /__mock/faults` (one
 -- fault or a list, queued FIFO), `GET /__mock/faults` (pending ones),
--- `DELETE /__mock/faults`, `POST /__mock/reset` (agents, log and faults),
+-- `DELETE /__mock/faults`, `GET /__mock/stats` (`requests`, `inflight`,
+-- `max_inflight`: API requests answered at once, reset with the log),
+-- `POST /__mock/reset` (agents, log and faults),
 -- `POST /__mock/shutdown` (answers, then `run` returns).
 --
 -- A fault applies to the next request whose raw path starts with `path`
@@ -630,7 +632,11 @@ local function control(self, req)
         return json_response(200, array(self.log))
     elseif p == "/__mock/requests" and m == "DELETE" then
         self.log = {}
+        self.max_inflight = self.inflight or 0
         return ok("ok")
+    elseif p == "/__mock/stats" and m == "GET" then
+        return json_response(200, { requests = #self.log, inflight = self.inflight or 0,
+                                    max_inflight = self.max_inflight or 0 })
     elseif p == "/__mock/faults" and m == "POST" then
         return add_faults(self, req)
     elseif p == "/__mock/faults" and m == "GET" then
@@ -676,7 +682,7 @@ local function safely(fn, self, req)
 end
 
 -- Answers one API request (faults, latency, route); true to keep the connection.
-local function serve_api(self, conn, req)
+local function serve_api_now(self, conn, req)
     log_request(self, req)
     local f = take_fault(self, req)
     sleep(self.latency + (f and f.delay or 0))
@@ -704,6 +710,17 @@ local function serve_api(self, conn, req)
         return req.keep
     end
     return send_all(conn, data) and req.keep
+end
+
+-- Counts the API requests being answered at once (GET /__mock/stats), so
+-- specs can prove concurrency and connection caps without timing anything.
+local function serve_api(self, conn, req)
+    local n = (self.inflight or 0) + 1
+    self.inflight = n
+    if n > (self.max_inflight or 0) then self.max_inflight = n end
+    local keep = serve_api_now(self, conn, req)
+    self.inflight = self.inflight - 1
+    return keep
 end
 
 local function serve(self, conn)
