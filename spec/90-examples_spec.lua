@@ -31,6 +31,8 @@ describe("examples", function()
         { "update_agent.lua", { "updated\t%x.*\tar\t1200\t0" } },
         { "call_phone_number.lua", { "job\t%x+.*agent\t%x+", "invalid\tagentDetails.params.name" } },
         { "call_twilio.lua", { "job\t%x+.*\tPENDING\t%+14155550123\t%+14155550100" } },
+        { "tasks.lua", { "Layla   agent %x+", "Omar    agent %x+", "Mariam  agent %x+.*job %x+" } },
+        { "select_loop.lua", { "created %x+", "done after %d+ wake%-ups" } },
     }
     for _, c in ipairs(cases) do
         it(c[1] .. " runs against the mock", function()

@@ -1,0 +1,15 @@
+# The game-server embedding example (examples/embed/): a C host with its own
+# lua_State and a 60 Hz frame loop. `make test` builds and runs it against
+# the mock with added latency; it fails unless every request completes.
+EMBED_HOST    = build/embed-host
+EMBED_LUALIB ?= -llua$(LUA_VERSION)
+
+$(EMBED_HOST): examples/embed/host.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(WARN) -I$(LUA_INCDIR) -o $@ $< $(EMBED_LUALIB) -lm
+
+.PHONY: test-embed
+test-embed: $(EMBED_HOST) $(CORE)
+	@$(RUN_ENV) sh examples/embed/run.sh $(EMBED_HOST)
+
+TEST_PRE += test-embed
