@@ -2,7 +2,7 @@
 local validate = require "hamsa.validate"
 local null = require("hamsa.core").json.null
 
-local type, pairs, next = type, pairs, next
+local type, pairs = type, pairs
 local nan, inf = 0 / 0, math.huge
 
 -- Deep copy and deep comparison (NaN equals NaN here, so bodies holding NaN compare).

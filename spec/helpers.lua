@@ -76,8 +76,9 @@ function helpers.read_response(sock)
         if name then headers[name:lower()] = value end
     end
     local length = tonumber(headers["content-length"] or 0)
-    local body, partial = "", nil
+    local body = ""
     if length > 0 then
+        local partial
         body, err, partial = sock:receive(length)
         if not body then return nil, err, partial end
     end

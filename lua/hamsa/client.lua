@@ -216,7 +216,7 @@ function M.new(opts, level)
     if opts.logger then
         self._log = opts.logger
     elseif getenv("HAMSA_LOG") == "debug" then
-        self._log = function(level, msg) io.stderr:write("hamsa ", level, ": ", msg, "\n") end
+        self._log = function(lvl, msg) io.stderr:write("hamsa ", lvl, ": ", msg, "\n") end
     end
 
     self._multi = core.multi { max_host_connections = opts.max_connections or DEFAULTS.max_connections }
