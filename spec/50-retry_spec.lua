@@ -180,6 +180,18 @@ describe("hamsa retries", function()
             c:close()
         end)
 
+        it("a POST whose connect timed out is retried (it never reached the server)", function()
+            local port, release = helpers.unaccepting_port()
+            local c = hamsa.new({ api_key = "k", base_url = "http://127.0.0.1:" .. port, connect_timeout = 0.2,
+                                  max_retries = 2 })
+            local _, err = c.calls:twilio({ toNumber = "+14155550123", twilioPhoneNumber = "+14155550100",
+                                            voiceAgentId = "x" })
+            assert.equal("timeout", err.kind)
+            assert.equal(3, err.attempts)
+            c:close()
+            release()
+        end)
+
         it("max_retries = 0 means one attempt", function()
             server:fault({ path = "/v1/voice-agents", status = 503, times = 5 })
             local _, err = client.agents:create({ agentName = "x" }, { max_retries = 0 })

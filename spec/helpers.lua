@@ -94,6 +94,25 @@ function helpers.free_port()
     return tonumber(port)
 end
 
+--- A port on 127.0.0.1 that listens but never accepts, its queue full:
+-- the kernel drops new SYNs, so a connect there can only time out.
+-- @return port, and a function that releases it
+function helpers.unaccepting_port()
+    local srv = assert(socket.bind("127.0.0.1", 0, 0))
+    local _, port = srv:getsockname()
+    local fillers = {}
+    for i = 1, 3 do
+        local c = socket.tcp()
+        c:settimeout(0)
+        c:connect("127.0.0.1", port)
+        fillers[i] = c
+    end
+    return tonumber(port), function()
+        for _, c in ipairs(fillers) do c:close() end
+        srv:close()
+    end
+end
+
 local Server = {}
 Server.__index = Server
 
