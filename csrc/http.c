@@ -32,6 +32,12 @@
 
 #define SPARE_MAX 64                         /* easy handles kept for reuse */
 #define DEFAULT_MAX_BODY (64u * 1024u * 1024u)
+#define TRACE_MAX (64 * 1024)                /* verbose text kept per transfer */
+
+#ifdef HAMSA_FUZZING
+/* fuzz/response.c: hands the transfer a connection to the fuzzer's bytes */
+void hamsa_fuzz_connect(CURL *e);
+#endif
 
 #define CURL_AT_LEAST(x, y, z) (LIBCURL_VERSION_NUM >= (((x) << 16) | ((y) << 8) | (z)))
 
@@ -39,11 +45,34 @@ enum { T_NEW, T_RUNNING, T_DONE, T_CANCELLED, T_CLOSED };
 
 typedef struct transfer transfer;
 
+/* What an easy handle is set up for. A spare handle whose last request had
+ * the same shape is used as it is, with only the new request's own options
+ * set: saves a curl_easy_reset and the dozen options all requests share.
+ * A different shape (say a PATCH after a POST) gets a reset first, so no
+ * option of one request (CUSTOMREQUEST, a body mode, a CA file) can leak
+ * into another. */
+typedef struct {
+    char method[16];            /* "" for a method too long to compare */
+    unsigned flags;             /* SHAPE_* */
+    int set_up;                 /* options set since the last init or reset */
+} shape;
+
+#define SHAPE_NO_RESEND 1u
+#define SHAPE_BODY 2u
+#define SHAPE_CA 4u
+#define SHAPE_PROXY 8u
+#define SHAPE_VERBOSE 16u
+
+typedef struct {
+    CURL *easy;
+    shape shape;
+} spare_easy;
+
 typedef struct {
     CURLM *cm;
     transfer *active;                /* transfers added to cm, linked */
     transfer *done_head, *done_tail; /* finished, not yet handed to Lua */
-    CURL *spare[SPARE_MAX];
+    spare_easy spare[SPARE_MAX];
     int nspare;
     int closed;
 } multi;
@@ -59,11 +88,15 @@ struct transfer {
     transfer *prev, *next;      /* in owner->active, or next in done queue */
     struct curl_slist *headers;
     buffer body, head;
-    buffer upload;              /* request body fed by on_upload */
-    size_t upload_pos;
+    shape shape;                /* what t->easy is set up for */
+    const char *upload;         /* request body fed by on_upload: the bytes of */
+    size_t upload_len, upload_pos;
+    int upload_ref;             /* the spec's body string, held by this ref */
     size_t max_body;
     int state;
     int too_large, oom;
+    buffer trace;               /* libcurl's verbose text (spec.verbose) */
+    int trace_cut;
     int ref;                    /* registry ref to itself while in flight */
     CURLcode result;
     char errbuf[CURL_ERROR_SIZE];
@@ -137,11 +170,67 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
 static size_t on_upload(char *p, size_t size, size_t n, void *ud)
 {
     transfer *t = ud;
-    size_t room = size * n, left = t->upload.len - t->upload_pos;
+    size_t room = size * n, left = t->upload_len - t->upload_pos;
     if (left < room) room = left;
-    memcpy(p, t->upload.p + t->upload_pos, room);
+    memcpy(p, t->upload + t->upload_pos, room);
     t->upload_pos += room;
     return room;
+}
+
+/* One line of verbose output with its prefix ("* " text, "> " request
+ * header, "< " response header). An Authorization or Proxy-Authorization
+ * value never gets in: the line keeps only its name. */
+static void trace_line(transfer *t, char prefix, const char *p, size_t n)
+{
+    static const char *const secret[] = {"authorization:", "proxy-authorization:"};
+    char lead[2];
+    size_t i, j, k;
+    if (t->trace_cut) return;
+    if (t->trace.len + n + 16 > TRACE_MAX) {
+        t->trace_cut = 1;
+        buffer_add(&t->trace, "* [trace truncated]\n", 20);
+        return;
+    }
+    lead[0] = prefix;
+    lead[1] = ' ';
+    buffer_add(&t->trace, lead, 2);
+    for (i = 0; i < sizeof secret / sizeof secret[0]; i++) {
+        k = strlen(secret[i]);
+        if (n < k) continue;
+        for (j = 0; j < k && tolower((unsigned char)p[j]) == secret[i][j]; j++) {}
+        if (j == k) {
+            buffer_add(&t->trace, p, k);
+            buffer_add(&t->trace, " [REDACTED]\n", 12);
+            return;
+        }
+    }
+    buffer_add(&t->trace, p, n);
+    buffer_add(&t->trace, "\n", 1);
+}
+
+/* CURLOPT_DEBUGFUNCTION: keeps text and header lines, never body bytes or
+ * TLS records; no Lua here either (Lua reads it with t:trace()). */
+static int on_debug(CURL *e, curl_infotype type, char *data, size_t size, void *ud)
+{
+    transfer *t = ud;
+    const char *p = data, *end = data + size;
+    char prefix;
+    (void)e;
+    switch (type) {
+    case CURLINFO_TEXT: prefix = '*'; break;
+    case CURLINFO_HEADER_OUT: prefix = '>'; break;
+    case CURLINFO_HEADER_IN: prefix = '<'; break;
+    default: return 0;
+    }
+    while (p < end) {
+        const char *eol = memchr(p, '\n', (size_t)(end - p));
+        const char *le = eol ? eol : end;
+        size_t n = (size_t)(le - p);
+        if (n && p[n - 1] == '\r') n--;
+        if (n) trace_line(t, prefix, p, n);
+        p = eol ? eol + 1 : end;
+    }
+    return 0;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -234,8 +323,17 @@ static void give_back_easy(transfer *t)
     multi *m = t->owner;
     if (!t->easy) return;
     if (m && !m->closed && m->nspare < SPARE_MAX) {
-        curl_easy_reset(t->easy);       /* keeps nothing of this request */
-        m->spare[m->nspare++] = t->easy;
+        spare_easy *s = &m->spare[m->nspare++];
+        if (t->shape.flags & SHAPE_VERBOSE) {
+            curl_easy_reset(t->easy);   /* drops the debug callback and its t */
+            t->shape.set_up = 0;
+        } else {
+            /* stays set up for its shape (see shape); the other pointers to t
+             * are only used during a transfer, which sets them anew */
+            curl_easy_setopt(t->easy, CURLOPT_ERRORBUFFER, NULL);
+        }
+        s->easy = t->easy;
+        s->shape = t->shape;
     } else {
         curl_easy_cleanup(t->easy);
     }
@@ -258,7 +356,12 @@ static void transfer_release(lua_State *L, transfer *t)
     t->headers = NULL;
     buffer_free(&t->body);
     buffer_free(&t->head);
-    buffer_free(&t->upload);
+    if (t->upload_ref != LUA_NOREF) {
+        luaL_unref(L, LUA_REGISTRYINDEX, t->upload_ref);
+        t->upload_ref = LUA_NOREF;
+    }
+    t->upload = NULL;
+    buffer_free(&t->trace);
     t->state = T_CLOSED;
 }
 
@@ -288,10 +391,17 @@ static int transfer_cancel(lua_State *L)
  * headers are joined with ", " (RFC 9110 section 5.3). */
 static void push_headers(lua_State *L, const buffer *b)
 {
-    const char *p = b->p, *end = b->p + b->len;
+    const char *p = b->p, *end, *q;
     char name[128];
-    lua_newtable(L);
-    if (!p) return;
+    int lines = 0;
+    if (!p) {
+        lua_newtable(L);
+        return;                     /* nothing came: no NULL + 0 (UB) */
+    }
+    end = p + b->len;
+    /* sized for its lines up front: saves the rehash at every doubling */
+    for (q = p; q < end && (q = memchr(q, '\n', (size_t)(end - q))) != NULL; q++) lines++;
+    lua_createtable(L, 0, lines > 1 ? lines - 1 : 0);  /* less the status line */
     while (p < end) {
         const char *eol = memchr(p, '\n', (size_t)(end - p));
         const char *line_end = eol ? eol : end;
@@ -377,6 +487,15 @@ static int transfer_result(lua_State *L)
     return 8;
 }
 
+/* t:trace() -> string | nil: the verbose text of a spec.verbose transfer */
+static int transfer_trace(lua_State *L)
+{
+    transfer *t = check_transfer(L, 1);
+    if (!t->trace.len) return 0;
+    lua_pushlstring(L, t->trace.p, t->trace.len);
+    return 1;
+}
+
 static int transfer_state(lua_State *L)
 {
     static const char *const names[] = {"new", "running", "done", "cancelled", "closed"};
@@ -428,7 +547,7 @@ static void multi_release(lua_State *L, multi *m)
         drop_ref(L, t);
     }
     m->done_head = m->done_tail = NULL;
-    for (i = 0; i < m->nspare; i++) curl_easy_cleanup(m->spare[i]);
+    for (i = 0; i < m->nspare; i++) curl_easy_cleanup(m->spare[i].easy);
     m->nspare = 0;
     if (m->cm) curl_multi_cleanup(m->cm);
     m->cm = NULL;
@@ -490,7 +609,9 @@ static void add_header(lua_State *L, transfer *t, const char *line)
  *          body = s?, timeout = sec?, connect_timeout = sec?,
  *          low_speed_limit = bytes/s?, low_speed_time = sec?,
  *          ca_file = s?, proxy = s?, max_body = bytes?,
- *          no_resend = bool? (never let libcurl send the body twice) }
+ *          header = s? (one more line, sent after `headers`),
+ *          no_resend = bool? (never let libcurl send the body twice),
+ *          verbose = bool? (keep libcurl's verbose text for t:trace()) }
  * Starts the transfer; progress happens in m:perform(). */
 static int multi_add(lua_State *L)
 {
@@ -498,7 +619,7 @@ static int multi_add(lua_State *L)
     const char *url, *method, *ca_file, *proxy, *body = NULL;
     size_t body_len = 0, nheaders, i;
     lua_Number timeout, connect_timeout, ls_limit, ls_time, max_body;
-    int no_resend;
+    int no_resend, verbose, body_idx, same = 0, stall;
     transfer *t;
     CURL *e;
 
@@ -517,7 +638,11 @@ static int multi_add(lua_State *L)
     lua_getfield(L, 2, "no_resend");
     no_resend = lua_toboolean(L, -1);
     lua_pop(L, 1);
+    lua_getfield(L, 2, "verbose");
+    verbose = lua_toboolean(L, -1);
+    lua_pop(L, 1);
     lua_getfield(L, 2, "body");
+    body_idx = lua_gettop(L);
     if (!lua_isnil(L, -1)) {
         if (lua_type(L, -1) != LUA_TSTRING) luaL_error(L, "spec.body must be a string");
         body = lua_tolstring(L, -1, &body_len);
@@ -529,6 +654,7 @@ static int multi_add(lua_State *L)
     t = (transfer *)lua_newuserdatauv(L, sizeof *t, 0);
     memset(t, 0, sizeof *t);
     t->ref = LUA_NOREF;
+    t->upload_ref = LUA_NOREF;
     t->state = T_NEW;
     luaL_setmetatable(L, TRANSFER_MT);
 
@@ -541,56 +667,96 @@ static int multi_add(lua_State *L)
             lua_pop(L, 1);
         }
     }
+    /* spec.header: one more line after the shared ones (the caller's
+     * per-request line; saves it a copy of the shared table) */
+    lua_getfield(L, 2, "header");
+    if (!lua_isnil(L, -1)) {
+        if (lua_type(L, -1) != LUA_TSTRING) luaL_error(L, "spec.header must be a string");
+        add_header(L, t, lua_tostring(L, -1));
+    }
+    lua_pop(L, 1);
     /* libcurl would otherwise wait up to 1 s for "100 Continue" before
      * sending a body over 1 KiB */
     add_header(L, t, "Expect:");
 
-    if (m->nspare > 0) e = m->spare[--m->nspare];   /* saves an init per request */
-    else e = curl_easy_init();
+    /* this request's shape; a spare handle set up for it is used as it is */
+    if (strlen(method) < sizeof t->shape.method) strcpy(t->shape.method, method);
+    t->shape.flags = (no_resend ? SHAPE_NO_RESEND : 0) | (body ? SHAPE_BODY : 0)
+                     | (ca_file ? SHAPE_CA : 0) | (proxy ? SHAPE_PROXY : 0)
+                     | (verbose ? SHAPE_VERBOSE : 0);
+    if (m->nspare > 0) {                        /* saves an init per request */
+        spare_easy *s = &m->spare[--m->nspare];
+        e = s->easy;
+        same = s->shape.set_up && !verbose && t->shape.method[0]
+               && strcmp(s->shape.method, t->shape.method) == 0 && s->shape.flags == t->shape.flags;
+        if (!same && s->shape.set_up) curl_easy_reset(e);
+    } else {
+        e = curl_easy_init();
+    }
     if (!e) return luaL_error(L, "curl_easy_init failed");
     t->easy = e;
     t->owner = m;
     t->max_body = max_body > 0 ? (size_t)max_body : DEFAULT_MAX_BODY;
 
+    if (!same) {
+        /* what every request of this shape shares */
+        curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+        curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+        curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+        curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);   /* never carry the key elsewhere */
+        curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+        curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");  /* whatever libcurl can decode */
+        curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
+        curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
+#if CURL_AT_LEAST(7, 85, 0)
+        curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+#else
+        curl_easy_setopt(e, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
+        if (verbose) {
+            curl_easy_setopt(e, CURLOPT_DEBUGFUNCTION, on_debug);
+            curl_easy_setopt(e, CURLOPT_VERBOSE, 1L);
+        }
+        if (strcmp(method, "GET") == 0) {
+            curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+        } else if (strcmp(method, "HEAD") == 0) {
+            curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+        } else {
+            if (strcmp(method, "POST") != 0) curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
+            if (no_resend) {
+                curl_easy_setopt(e, CURLOPT_POST, 1L);
+                curl_easy_setopt(e, CURLOPT_READFUNCTION, on_upload);
+            }
+        }
+    }
+
+    /* this request's own options */
     curl_easy_setopt(e, CURLOPT_URL, url);
     curl_easy_setopt(e, CURLOPT_PRIVATE, (void *)t);
-    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, (void *)t);
-    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(e, CURLOPT_HEADERDATA, (void *)t);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->errbuf);
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->headers);
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, to_ms(timeout));
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, to_ms(connect_timeout));
-    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);   /* never carry the key elsewhere */
-    curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
-    curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");  /* whatever libcurl can decode */
-    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
-    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
-#if CURL_AT_LEAST(7, 85, 0)
-    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-#else
-    curl_easy_setopt(e, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
-#endif
-    if (ls_limit > 0 && ls_time > 0) {
-        curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, (long)ls_limit);
-        curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, (long)(ls_time + 0.999));
-    }
+    stall = ls_limit > 0 && ls_time > 0;        /* 0, 0: off, libcurl's default */
+    curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, stall ? (long)ls_limit : 0L);
+    curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, stall ? (long)(ls_time + 0.999) : 0L);
     if (ca_file) curl_easy_setopt(e, CURLOPT_CAINFO, ca_file);
     if (proxy) curl_easy_setopt(e, CURLOPT_PROXY, proxy);
+    if (verbose) curl_easy_setopt(e, CURLOPT_DEBUGDATA, (void *)t);
+    t->shape.set_up = 1;
 
-    if (strcmp(method, "GET") == 0) {
-        curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
-    } else if (strcmp(method, "HEAD") == 0) {
-        curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
-    } else {
-        if (strcmp(method, "POST") != 0) curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
+    if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
         if (no_resend) {
-            if (body_len && !buffer_add(&t->upload, body, body_len))
-                return luaL_error(L, "out of memory");
-            curl_easy_setopt(e, CURLOPT_POST, 1L);
-            curl_easy_setopt(e, CURLOPT_READFUNCTION, on_upload);
+            /* on_upload reads the body string in place, kept alive by a
+             * registry ref: saves a copy of every body */
+            if (body) {
+                lua_pushvalue(L, body_idx);
+                t->upload_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+                t->upload = body;
+                t->upload_len = body_len;
+            }
             curl_easy_setopt(e, CURLOPT_READDATA, (void *)t);
             curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
         } else if (body || strcmp(method, "POST") == 0) {
@@ -599,6 +765,9 @@ static int multi_add(lua_State *L)
         }
     }
 
+#ifdef HAMSA_FUZZING
+    hamsa_fuzz_connect(e);
+#endif
     if (curl_multi_add_handle(m->cm, e) != CURLM_OK)
         return luaL_error(L, "curl_multi_add_handle failed");
     t->state = T_RUNNING;
@@ -759,6 +928,7 @@ static const luaL_Reg transfer_methods[] = {
     {"result", transfer_result},
     {"cancel", transfer_cancel},
     {"state", transfer_state},
+    {"trace", transfer_trace},
     {"close", transfer_close},
     {NULL, NULL}
 };

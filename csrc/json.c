@@ -99,6 +99,12 @@ static size_t utf8_seq(const unsigned char *p)
 #define ONES 0x0101010101010101ULL
 #define HIGHS 0x8080808080808080ULL
 #define HAS_ZERO(v) (((v) - ONES) & ~(v) & HIGHS)
+/* Little-endian GCC/Clang: the lowest flagged byte is the first in memory. */
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define SCAN_CTZ 1
+#else
+#define SCAN_CTZ 0
+#endif
 static uint64_t word_special(uint64_t x)
 {
     return (x & HIGHS) | ((x - 0x20 * ONES) & ~x & HIGHS)
@@ -115,10 +121,19 @@ static const unsigned char *scan_plain(const unsigned char *p,
     for (;;) {
         const unsigned char *stop;
         while (end - p >= 8) {
-            uint64_t w;
+            uint64_t w, m;
             memcpy(&w, p, 8);               /* one unaligned load */
-            if (word_special(w))
+            m = word_special(w);
+            if (m) {
+#if SCAN_CTZ
+                /* the lowest flag is a true hit: straight to that byte
+                 * (saves re-reading the word byte by byte up to it) */
+                p += (unsigned)__builtin_ctzll(m) >> 3;
+                if (*p < 0x80)
+                    return p;
+#endif
                 break;
+            }
             p += 8;
         }
         /* byte by byte through this word (so non-ASCII text does not pay
@@ -230,6 +245,7 @@ typedef struct Frame {
 typedef struct Enc {
     lua_State *L;
     Buf b;
+    int max_depth;              /* JSON_MAX_DEPTH, or the caller's lower limit */
     char msg[256];              /* the error message, once failed */
 } Enc;
 
@@ -399,7 +415,14 @@ static int enc_decimal(Buf *b, double d)
 
 /* Floats: integral values below 1e15 print without a fraction, like
  * JavaScript (800.0 -> "800", -0.0 -> "-0"); others in the shortest of
- * %.15g, %.16g, %.17g that strtod reads back to the same double. */
+ * %.15g, %.16g, %.17g that strtod reads back to the same double. Where
+ * every number is a double (Lua 5.1, 5.2, LuaJIT), every exact integer,
+ * up to 2^53 in magnitude, prints as digits, so such integers round-trip. */
+#if HAMSA_HAS_INTEGERS
+#define ENC_AS_DIGITS(d) (fabs(d) < 1e15)
+#else
+#define ENC_AS_DIGITS(d) (fabs(d) <= 9007199254740992.0)
+#endif
 static NOINLINE int enc_double(Enc *e, double d, const Frame *where)
 {
     char tmp[40], *r, *w;
@@ -408,7 +431,7 @@ static NOINLINE int enc_double(Enc *e, double d, const Frame *where)
         return enc_fail(e, where, "cannot encode NaN");
     if (d - d != 0)
         return enc_fail(e, where, "cannot encode infinity");
-    if (fabs(d) < 1e15 && d == (double)(long long)d) {
+    if (ENC_AS_DIGITS(d) && d == (double)(long long)d) {
         if (d == 0 && signbit(d))
             buf_put(&e->b, "-0", 2);
         else
@@ -551,6 +574,14 @@ static int enc_object(Enc *e, int idx, Frame *f, int depth, int kind)
     return 0;
 }
 
+/* "cannot encode: nesting too deep (limit N)" */
+static NOINLINE int enc_depth_fail(Enc *e, const Frame *where)
+{
+    char what[64];
+    snprintf(what, sizeof what, "cannot encode: nesting too deep (limit %d)", e->max_depth);
+    return enc_fail(e, where, what);
+}
+
 /* The table at idx, found as the current element of `parent`. Marked
  * tables go straight to their form; unmarked ones are arrays when their
  * keys are exactly 1..n, objects when all keys are strings, `{}` empty. */
@@ -564,8 +595,8 @@ static int enc_table(Enc *e, int idx, const Frame *parent, int depth)
     f.table = lua_topointer(L, idx);
     f.index = 0;
     f.keyslot = 0;
-    if (depth > JSON_MAX_DEPTH)
-        return enc_fail(e, parent, "cannot encode: " JSON_DEPTH_MSG);
+    if (depth > e->max_depth)
+        return enc_depth_fail(e, parent);
     for (a = parent; a; a = a->parent)  /* cheap: payloads are shallow */
         if (a->table == f.table)
             return enc_fail(e, parent, "cannot encode cycle (table contains itself)");
@@ -635,13 +666,18 @@ static int enc_value(Enc *e, int idx, const Frame *parent, int depth)
     return enc_typeerror(e, idx, parent);
 }
 
-/* json.encode(v) -> string | nil, message */
+/* json.encode(v [, max_depth]) -> string | nil, message
+ * max_depth (1..1000, default 1000) lowers the nesting limit: a caller
+ * that caps its payloads gets the cap checked in this one walk. */
 static int json_encode(lua_State *L)
 {
     Enc e;
+    lua_Integer max_depth = luaL_optinteger(L, 2, JSON_MAX_DEPTH);
     luaL_checkany(L, 1);
+    luaL_argcheck(L, max_depth >= 1, 2, "max_depth must be >= 1");
     lua_settop(L, 1);
     e.L = L;
+    e.max_depth = max_depth < JSON_MAX_DEPTH ? (int)max_depth : JSON_MAX_DEPTH;
     buf_take(L, &e.b, UV_ENC_BUF);     /* slot 2 */
     if (enc_value(&e, 1, NULL, 0) < 0) {
         buf_give(&e.b, UV_ENC_BUF);
@@ -916,21 +952,55 @@ static int dec_number(Dec *d, const unsigned char *p)
     return 0;
 }
 
+/* Containers are decoded with their members waiting on the Lua stack, up
+ * to DEC_PENDING at a time, and the table is made once they are known:
+ * at its final size, which saves the rehash at every doubling of a table
+ * built member by member (and its wasted slots). A longer container is
+ * flushed every DEC_PENDING members into a table made for twice that. */
+#define DEC_PENDING 32
+
+/* [-(n or 2n), +0] Moves the n pending elements (or key/value pairs) above
+ * slot t into the table at t, making it first (with room for `hint` more)
+ * when t still holds its nil placeholder. */
+static void dec_flush(lua_State *L, int t, int n, int pairs, int hint, int array_mark)
+{
+    int i, at = t + 1;
+    if (lua_isnil(L, t)) {
+        lua_createtable(L, pairs ? 0 : hint, pairs ? hint : 0);
+        if (array_mark) {
+            lua_pushvalue(L, lua_upvalueindex(UV_ARRAY_MT));
+            lua_setmetatable(L, -2);
+        }
+        lua_replace(L, t);
+    }
+    for (i = 0; i < n; i++) {
+        if (pairs) {
+            lua_pushvalue(L, at++);
+            lua_pushvalue(L, at++);
+            lua_rawset(L, t);           /* in order: of duplicate keys the last wins */
+        } else {
+            lua_pushvalue(L, at++);
+            lua_rawseti(L, t, (lua_Integer)lua_rawlen(L, t) + 1);
+        }
+    }
+    lua_settop(L, t);
+}
+
 /* Array at p ('['): a table with the array mark, no holes (null is
  * json.null). */
 static int dec_array(Dec *d, const unsigned char *p, int depth)
 {
     lua_State *L = d->L;
-    lua_Integer n = 0;
+    int t, n = 0;
     if (depth > JSON_MAX_DEPTH)
         return dec_fail(d, p, JSON_DEPTH_MSG);
-    if (!lua_checkstack(L, 3))
+    if (!lua_checkstack(L, DEC_PENDING + 4))
         return dec_fail(d, p, "out of Lua stack");
     p = skip_ws(p + 1);
-    lua_createtable(L, *p == ']' ? 0 : 4, 0);
-    lua_pushvalue(L, lua_upvalueindex(UV_ARRAY_MT));
-    lua_setmetatable(L, -2);
+    lua_pushnil(L);                     /* the table's slot */
+    t = lua_gettop(L);
     if (*p == ']') {
+        dec_flush(L, t, 0, 0, 0, 1);
         d->p = p + 1;
         return 0;
     }
@@ -938,11 +1008,15 @@ static int dec_array(Dec *d, const unsigned char *p, int depth)
         d->p = p;
         if (dec_value(d, depth) < 0)
             return -1;
-        lua_rawseti(L, -2, ++n);
+        if (++n == DEC_PENDING) {
+            dec_flush(L, t, n, 0, 2 * DEC_PENDING, 1);
+            n = 0;
+        }
         p = skip_ws(d->p);
         if (*p == ',') {
             p++;
         } else if (*p == ']') {
+            dec_flush(L, t, n, 0, n, 1);
             d->p = p + 1;
             return 0;
         } else {
@@ -955,17 +1029,19 @@ static int dec_array(Dec *d, const unsigned char *p, int depth)
 static int dec_object(Dec *d, const unsigned char *p, int depth)
 {
     lua_State *L = d->L;
+    int t, n = 0;
     if (depth > JSON_MAX_DEPTH)
         return dec_fail(d, p, JSON_DEPTH_MSG);
-    if (!lua_checkstack(L, 4))
+    if (!lua_checkstack(L, 2 * DEC_PENDING + 4))
         return dec_fail(d, p, "out of Lua stack");
     p = skip_ws(p + 1);
+    lua_pushnil(L);                     /* the table's slot */
+    t = lua_gettop(L);
     if (*p == '}') {
-        lua_createtable(L, 0, 0);
+        dec_flush(L, t, 0, 1, 0, 0);
         d->p = p + 1;
         return 0;
     }
-    lua_createtable(L, 0, 4);
     for (;;) {
         if (*p != '"')
             return dec_expect(d, p, "expected a string key");
@@ -977,11 +1053,15 @@ static int dec_object(Dec *d, const unsigned char *p, int depth)
         d->p = p + 1;
         if (dec_value(d, depth) < 0)
             return -1;
-        lua_rawset(L, -3);
+        if (++n == DEC_PENDING) {
+            dec_flush(L, t, n, 1, 2 * DEC_PENDING, 0);
+            n = 0;
+        }
         p = skip_ws(d->p);
         if (*p == ',') {
             p = skip_ws(p + 1);
         } else if (*p == '}') {
+            dec_flush(L, t, n, 1, n, 0);
             d->p = p + 1;
             return 0;
         } else {

@@ -15,7 +15,8 @@ local url = require "hamsa.url"
 local type, pairs, next, pcall, error, tostring, setmetatable, getmetatable, select =
     type, pairs, next, pcall, error, tostring, setmetatable, getmetatable, select
 local min, huge, floor = math.min, math.huge, math.floor
-local find, format, match, lower, concat = string.find, string.format, string.match, string.lower, table.concat
+local find, format, match, lower, concat, gmatch =
+    string.find, string.format, string.match, string.lower, table.concat, string.gmatch
 local getenv = os.getenv
 local cocreate, coresume, corunning, costatus, coyield =
     coroutine.create, coroutine.resume, coroutine.running, coroutine.status, coroutine.yield
@@ -36,6 +37,8 @@ local DEFAULTS = {
     max_retries = 2,
     max_connections = 32,
     max_response_bytes = 16 * 1024 * 1024,
+    max_request_bytes = 1024 * 1024,
+    max_request_depth = 100,     -- JSON nesting of a request body (the codec allows 1000)
 }
 M.DEFAULTS = DEFAULTS
 
@@ -45,7 +48,7 @@ local CLIENT_OPTIONS = {
     max_retries = "number", headers = "table", user_agent = "string", ca_file = "string",
     proxy = "string", validate = "boolean", max_connections = "number",
     max_response_bytes = "number", stall_timeout = "number", allow_insecure_http = "boolean",
-    logger = "function", on_error = "function",
+    logger = "function", on_error = "function", max_request_bytes = "number", trace = "boolean",
 }
 local REQUEST_OPTIONS = {
     timeout = "number", connect_timeout = "number", max_retries = "number", headers = "table",
@@ -152,11 +155,15 @@ function M.new(opts, level)
     if opts.max_response_bytes then
         check_number(opts.max_response_bytes, "max_response_bytes", "hamsa.new", level, 1, true)
     end
+    if opts.max_request_bytes then
+        check_number(opts.max_request_bytes, "max_request_bytes", "hamsa.new", level, 1, true)
+    end
     local self = setmetatable({
         _timeout = opts.timeout or DEFAULTS.timeout,
         _connect_timeout = opts.connect_timeout or DEFAULTS.connect_timeout,
         _max_retries = opts.max_retries or DEFAULTS.max_retries,
         _max_body = opts.max_response_bytes or DEFAULTS.max_response_bytes,
+        _max_request = opts.max_request_bytes or DEFAULTS.max_request_bytes,
         _stall = opts.stall_timeout,
         _validate = opts.validate ~= false,
         _ca_file = opts.ca_file,
@@ -213,9 +220,14 @@ function M.new(opts, level)
     for i = 1, #lines do with_body[i + 1] = lines[i] end
     self._headers_json = with_body
 
+    -- HAMSA_LOG=debug: one line per attempt, retry and outcome on stderr;
+    -- HAMSA_LOG=trace (or trace = true): also libcurl's verbose output
+    -- (connection, TLS, header lines; never bodies), redacted
+    local env_log = getenv("HAMSA_LOG")
+    self._trace = opts.trace or env_log == "trace"
     if opts.logger then
         self._log = opts.logger
-    elseif getenv("HAMSA_LOG") == "debug" then
+    elseif env_log == "debug" or self._trace then
         self._log = function(lvl, msg) io.stderr:write("hamsa ", lvl, ": ", msg, "\n") end
     end
 
@@ -319,6 +331,12 @@ local function finish_transfer(self, t)
     if not call then t:close() return end
     call.transfer = nil
     local status, body, headers, ename, emsg, sent, secs, connects = t:result()
+    if self._trace and self._log then
+        local text = t:trace()
+        if text then
+            for line in gmatch(text, "[^\r\n]+") do log(self, "trace", "%s %s: %s", call.method, call.path, line) end
+        end
+    end
     t:close()
     local data, err = interpret(call, status, body, headers, ename, emsg)
     local key = SECRETS[self]
@@ -425,6 +443,18 @@ end
 ---------------------------------------------------------------------------
 -- the pipeline
 
+-- Whether tables nest deeper than `limit` levels in `v` (read raw, like the
+-- encoder; a cycle is left to the encoder to report).
+local function nests_deeper(v, limit, depth, stack)
+    if depth > limit then return true end
+    stack[v] = true
+    for _, x in next, v do
+        if type(x) == "table" and not stack[x] and nests_deeper(x, limit, depth + 1, stack) then return true end
+    end
+    stack[v] = nil
+    return false
+end
+
 local function fail(self, err, on_done)
     if not on_done then return nil, err end
     local call = { done = true, err = err, on_done = on_done, attempts = 0 }
@@ -454,6 +484,13 @@ function Client:_send(method, path, query, body, opts, validator, prepare)
     if self._config_err then
         return fail(self, errors.new("config", self._config_err), on_done)
     end
+    -- libcurl (and any proxy) would resolve a "." or ".." segment, sending
+    -- the request to another route: update("..") must not become PATCH /v1/
+    -- (a plain search for "/." first spares most paths the two pattern scans)
+    if find(path, "/.", 1, true) and (find(path, "/%.%.?/") or find(path, "/%.%.?$")) then
+        return fail(self, errors.invalid(nil, format("%s %s: a path segment cannot be \".\" or \"..\"",
+            method, path)), on_done)
+    end
     if body ~= nil then
         if validator and self._validate then
             local ok, field, msg = validator(body)
@@ -463,17 +500,32 @@ function Client:_send(method, path, query, body, opts, validator, prepare)
     end
     local payload
     if body ~= nil then
-        local s, e = encode(body)
+        -- the encoder enforces the depth cap in its own walk (saves a Lua walk of every
+        -- body); on a failure nests_deeper tells whether depth is the error to report
+        local s, e = encode(body, DEFAULTS.max_request_depth)
         if not s then
+            if type(body) == "table" and nests_deeper(body, DEFAULTS.max_request_depth, 1, {}) then
+                return fail(self, errors.invalid(nil, format("the body nests deeper than %d levels",
+                    DEFAULTS.max_request_depth)), on_done)
+            end
             return fail(self, errors.invalid(nil, "the body cannot be encoded as JSON: " .. tostring(e)), on_done)
+        end
+        if #s > self._max_request then
+            return fail(self, errors.invalid(nil, format("the body is %d bytes, over max_request_bytes (%d)",
+                #s, self._max_request)), on_done)
         end
         payload = s
     end
 
     local headers = payload and self._headers_json or self._headers
+    local extra_header
     local idem = opts.idempotency_key
-    if method == "POST" and not idem then idem = uuid4() end   -- one key for all attempts
-    if idem and find(idem, "[\r\n%z]") then error("idempotency_key must not contain CR, LF or NUL", 3) end
+    if idem then
+        -- only a caller's key needs the scan: ours is hex and dashes
+        if find(idem, "[\r\n%z]") then error("idempotency_key must not contain CR, LF or NUL", 3) end
+    elseif method == "POST" then
+        idem = uuid4()                                          -- one key for all attempts
+    end
     if opts.headers then
         -- rare path: per-request headers replace same-named client ones
         local base = self._header_map
@@ -485,10 +537,8 @@ function Client:_send(method, path, query, body, opts, validator, prepare)
         if SECRETS[self] then headers[#headers + 1] = "Authorization: Token " .. SECRETS[self] end
         if idem and not map.lines["idempotency-key"] then headers[#headers + 1] = "Idempotency-Key: " .. idem end
     elseif idem then
-        local lines = {}
-        for i = 1, #headers do lines[i] = headers[i] end
-        lines[#lines + 1] = "Idempotency-Key: " .. idem
-        headers = lines
+        -- the engine adds it after the shared lines: saves copying them per request
+        extra_header = "Idempotency-Key: " .. idem
     end
 
     local full = self._base_url .. path
@@ -499,10 +549,10 @@ function Client:_send(method, path, query, body, opts, validator, prepare)
         max_retries = opts.max_retries or self._max_retries,
         on_done = on_done, idempotency_key = idem,
         spec = {
-            url = full, method = method, headers = headers, body = payload,
+            url = full, method = method, headers = headers, header = extra_header, body = payload,
             timeout = opts.timeout or self._timeout,
             connect_timeout = opts.connect_timeout or self._connect_timeout,
-            ca_file = self._ca_file, proxy = self._proxy, max_body = self._max_body,
+            ca_file = self._ca_file, proxy = self._proxy, max_body = self._max_body, verbose = self._trace,
             low_speed_limit = stall and 1 or nil, low_speed_time = stall,
             no_resend = not retry.IDEMPOTENT[method],
         },
@@ -686,7 +736,8 @@ function Client:close()
     for _, call in pairs(self._inflight) do cancel(self, call) end
     for call in pairs(self._timers) do cancel(self, call) end
     self._closed = true
-    self._multi:close()
+    -- nil when hamsa.new raised half-way (then only __gc gets here)
+    if self._multi then self._multi:close() end
     deliver(self)
 end
 Client.__close = Client.close

@@ -38,27 +38,41 @@ end
 
 -- Returns `t`, or a copy in which the empty, unmarked tables at the
 -- places `shape` names are array-marked. Copies only along changed paths.
-local function mark_arrays(t, shape)
-    local copy
-    local function fix(k, sub)
-        local v = t[k]
-        if type(v) ~= "table" or getmetatable(v) ~= nil then return end
-        local fixed
-        if sub == true then
-            if next(v) == nil then fixed = array() end
-        else
-            fixed = mark_arrays(v, sub)
-            if fixed == v then fixed = nil end
-        end
-        if fixed then
-            copy = copy or shallow_copy(t)
-            copy[k] = fixed
-        end
+local mark_arrays
+
+-- The fixed value of t[k] for `sub`, or nil when it needs no change.
+-- (A plain function rather than a closure in mark_arrays: saves making
+-- one per call.)
+local function fixed_value(v, sub)
+    if type(v) ~= "table" or getmetatable(v) ~= nil then return nil end
+    if sub == true then
+        if next(v) == nil then return array() end
+        return nil
     end
-    if shape["*"] then
-        for k in pairs(t) do fix(k, shape["*"]) end
+    local fixed = mark_arrays(v, sub)
+    if fixed ~= v then return fixed end
+    return nil
+end
+
+mark_arrays = function(t, shape)
+    local copy
+    local all = shape["*"]
+    if all then
+        for k, v in pairs(t) do
+            local fixed = fixed_value(v, all)
+            if fixed then
+                copy = copy or shallow_copy(t)
+                copy[k] = fixed
+            end
+        end
     else
-        for k, sub in pairs(shape) do fix(k, sub) end
+        for k, sub in pairs(shape) do
+            local fixed = fixed_value(t[k], sub)
+            if fixed then
+                copy = copy or shallow_copy(t)
+                copy[k] = fixed
+            end
+        end
     end
     return copy or t
 end
@@ -96,8 +110,13 @@ local function check_id(id, where, level)
     end
 end
 
-local function empty_id(client, opts)
-    return client:_fail(errors.invalid("voiceAgentId", "voiceAgentId must be a non-empty string"), opts)
+-- An id that cannot name an agent: empty, or a dot segment that libcurl
+-- would resolve into another route ("..": PATCH /v1/ instead of an agent).
+local BAD_ID = { [""] = true, ["."] = true, [".."] = true }
+
+local function bad_id(client, opts)
+    return client:_fail(errors.invalid("voiceAgentId",
+        "voiceAgentId must be a non-empty string other than \".\" or \"..\""), opts)
 end
 
 ---------------------------------------------------------------------------
@@ -133,7 +152,7 @@ function Agents:clone(voiceAgentId, body, opts)
     check_id(voiceAgentId, "agents:clone", 2)
     if body ~= nil then check_body(body, "agents:clone", 2) end
     check_options(opts, REQUEST_OPTIONS, "agents:clone", 2)
-    if voiceAgentId == "" then return empty_id(client, opts) end
+    if BAD_ID[voiceAgentId] then return bad_id(client, opts) end
     return client:_send("POST", "/v1/voice-agents/clone", { voiceAgentId = voiceAgentId },
         body or object(), opts, validate.agent_clone)
 end
@@ -147,7 +166,7 @@ function Agents:update(voiceAgentId, body, opts)
     check_id(voiceAgentId, "agents:update", 2)
     check_body(body, "agents:update", 2)
     check_options(opts, REQUEST_OPTIONS, "agents:update", 2)
-    if voiceAgentId == "" then return empty_id(client, opts) end
+    if BAD_ID[voiceAgentId] then return bad_id(client, opts) end
     return client:_send("PATCH", "/v1/voice-agents/" .. escape(voiceAgentId), nil, body, opts,
         validate.agent_update, prepare_agent)
 end
