@@ -44,6 +44,7 @@ build = {
         ["hamsa.retry"] = "lua/hamsa/retry.lua",
         ["hamsa.url"] = "lua/hamsa/url.lua",
         ["hamsa.mock"] = "lua/hamsa/mock.lua",
+        ["hamsa.openresty"] = "lua/hamsa/openresty.lua",
     },
     install = {
         bin = { ["hamsa-mock"] = "bin/hamsa-mock" },

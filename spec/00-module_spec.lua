@@ -3,7 +3,7 @@ local hamsa = require "hamsa"
 
 local function read(path)
     local f = assert(io.open(path, "rb"))
-    local s = f:read("a")
+    local s = f:read("*a")
     f:close()
     return s
 end
@@ -16,7 +16,7 @@ describe("hamsa", function()
 
         it("equals the rockspec's version", function()
             local p = io.popen("ls hamsa-*.rockspec")
-            local name = p:read("l")
+            local name = p:read("*l")
             p:close()
             assert.truthy(name, "no rockspec at the top of the repo")
             local v = read(name):match('\nversion%s*=%s*"([^"]+)"')

@@ -131,7 +131,11 @@ describe("hamsa.mock", function()
             -- returns at once; stop() afterwards has nothing left to do.
             local ok, how, code = server.proc:close()
             server.stopped = true
-            assert.same({ true, "exit", 0 }, { ok, how, code })
+            if _VERSION == "Lua 5.1" then   -- and LuaJIT: close() gives no exit status
+                assert.is_true(ok)
+            else
+                assert.same({ true, "exit", 0 }, { ok, how, code })
+            end
         end)
     end)
 

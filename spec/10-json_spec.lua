@@ -3,6 +3,12 @@
 local json = require("hamsa.core").json
 local null = json.null
 
+-- Lua 5.1, 5.2 and LuaJIT have no integer subtype: every number is a double
+-- there. The integer cases run on 5.3+; on the others, the `else` branch
+-- in "decode" holds their rule (README, "JSON"): integers decode exactly
+-- up to 2^53, beyond that to the nearest double.
+local INTEGERS = math.type ~= nil
+
 local function nest(n, open, close)
     return string.rep(open, n) .. "1" .. string.rep(close, n)
 end
@@ -38,7 +44,7 @@ local function agent_payload()
             webhooks = { { url = "https://example.com/h?a=1&b=2", headers = json.object() } },
         },
         pokeMessages = { "هل ما زلت معي؟", "🙂 hello" },
-        params = { campaign = "ramadan", ids = { 9007199254740993, math.maxinteger, -1 } },
+        params = { campaign = "ramadan", ids = { 9007199254740993, math.maxinteger or 2 ^ 53, -1 } },
         empty = json.array(),
         missing = null,
     }
@@ -54,18 +60,15 @@ describe("hamsa.json", function()
             { "false", false, "false" },
             { "0", 0, "0" },
             { "-1", -1, "-1" },
-            { "2^53+1 exactly", 9007199254740993, "9007199254740993" },
-            { "math.maxinteger", math.maxinteger, "9223372036854775807" },
-            { "math.mininteger", math.mininteger, "-9223372036854775808" },
             { "integral float 800.0", 800.0, "800" },
             { "negative integral float", -42.0, "-42" },
-            { "negative zero", -0.0, "-0" },
+            { "negative zero", -1 / math.huge, "-0" },    -- Lua 5.1 reads -0.0 as 0
             { "0.1", 0.1, "0.1" },
             { "1/3", 1 / 3, "0.3333333333333333" },
             { "1e300", 1e300, "1e+300" },
             { "5e-324", 5e-324, "4.94065645841247e-324" },
             { "max double", 1.7976931348623157e308, "1.7976931348623157e+308" },
-            { "1e15 (integral, large)", 1e15, "1e+15" },
+            { "1e15 (integral, large)", 1e15, INTEGERS and "1e+15" or "1000000000000000" },
             { "1.5", 1.5, "1.5" },
             { "empty string", "", '""' },
             { "quote, backslash, slash", 'a"b\\c/d', '"a\\"b\\\\c/d"' },
@@ -80,7 +83,9 @@ describe("hamsa.json", function()
             { "object()", json.object(), "{}" },
             { "array-marked values", json.array({ 1, "a" }), '[1,"a"]' },
             { "array mark ignores non-index keys", json.array({ 1, 2, x = 3 }), "[1,2]" },
-            { "array mark writes holes as null", json.array({ 1, nil, 3 }), "[1,null,3]" },
+            -- LuaJIT's # stops at the hole (any border is a valid length)
+            { "array mark writes holes as null", json.array({ 1, nil, 3 }),
+              #{ 1, nil, 3 } == 3 and "[1,null,3]" or "[1]" },
             { "one-key object", { a = 1 }, '{"a":1}' },
             { "object-marked table", json.object({ key = "v" }), '{"key":"v"}' },
             { "null inside arrays", { null, 1, null }, "[null,1,null]" },
@@ -89,6 +94,11 @@ describe("hamsa.json", function()
             { "__len is not consulted", setmetatable({ 1, 2, 3 }, { __len = function() return 1 end }), "[1,2,3]" },
             { "__index is not consulted", setmetatable({}, { __index = { a = 1 } }), "{}" },
         }
+        if INTEGERS then
+            table.insert(cases, { "2^53+1 exactly", 9007199254740993, "9007199254740993" })
+            table.insert(cases, { "math.maxinteger", math.maxinteger, "9223372036854775807" })
+            table.insert(cases, { "math.mininteger", math.mininteger, "-9223372036854775808" })
+        end
         for _, c in ipairs(cases) do
             it("encodes " .. c[1], function()
                 assert.are.equal(c[3], (json.encode(c[2])))
@@ -109,12 +119,12 @@ describe("hamsa.json", function()
             { "NaN", 0 / 0, "json: cannot encode NaN" },
             { "+Inf", math.huge, "json: cannot encode infinity" },
             { "-Inf inside a table", { x = -math.huge }, "json: cannot encode infinity at x" },
-            { "overlong UTF-8", "\xC0\xAF", "json: cannot encode string with invalid UTF-8" },
-            { "UTF-8 surrogate", "\xED\xA0\x80", "json: cannot encode string with invalid UTF-8" },
-            { "beyond U+10FFFF", "\xF4\x90\x80\x80", "json: cannot encode string with invalid UTF-8" },
-            { "truncated UTF-8", "ok \xE2\x82", "json: cannot encode string with invalid UTF-8" },
-            { "lone continuation byte", "\x80", "json: cannot encode string with invalid UTF-8" },
-            { "invalid UTF-8 in a key", { ["\xFF"] = 1 },
+            { "overlong UTF-8", "\192\175", "json: cannot encode string with invalid UTF-8" },
+            { "UTF-8 surrogate", "\237\160\128", "json: cannot encode string with invalid UTF-8" },
+            { "beyond U+10FFFF", "\244\144\128\128", "json: cannot encode string with invalid UTF-8" },
+            { "truncated UTF-8", "ok \226\130", "json: cannot encode string with invalid UTF-8" },
+            { "lone continuation byte", "\128", "json: cannot encode string with invalid UTF-8" },
+            { "invalid UTF-8 in a key", { ["\255"] = 1 },
               "json: cannot encode object key with invalid UTF-8" },
             { "mixed keys", { 1, 2, x = 3 }, "json: cannot encode table mixing integer and string keys" },
             { "sparse array", { [1] = 1, [3] = 3 }, "json: cannot encode sparse array (keys must be 1..n)" },
@@ -125,7 +135,7 @@ describe("hamsa.json", function()
             { "integer key in object()", json.object({ [1] = "a" }),
               "json: cannot encode number key (JSON keys must be strings)" },
             { "function", print, "json: cannot encode function" },
-            { "thread", coroutine.create(print), "json: cannot encode thread" },
+            { "thread", coroutine.create(function() end), "json: cannot encode thread" },
             { "full userdata", io.stdout, "json: cannot encode userdata" },
             { "function with its path", { tools = { x = print } }, "json: cannot encode function at tools.x" },
             { "array element path", { 1, print }, "json: cannot encode function at [2]" },
@@ -194,14 +204,31 @@ describe("hamsa.json", function()
             local expected = assert(json.encode(big))
             assert.is_true(#expected > 128 * 1024)
             local busy, during = false, 0
-            collectgarbage("incremental", 10, 1000, 0)     -- a GC always at work
+            local finalized = function()
+                if busy then during = during + 1 end
+                assert(json.encode({ inner = string.rep("y", 3000) }))
+            end
+            local newproxy = rawget(_G, "newproxy")     -- Lua 5.1: tables have no __gc
+            -- 4 rounds; before 5.4 these settings run a whole GC cycle inside
+            -- one allocation, which may or may not be one of the encode's:
+            -- there, up to 50 rounds, until one is
+            local rounds = 4
+            if _VERSION == "Lua 5.4" then
+                collectgarbage("incremental", 10, 1000, 0)  -- a GC always at work
+            else
+                collectgarbage("setpause", 1)           -- a cycle at once, and
+                collectgarbage("setstepmul", 100000)    -- each step does much of it
+                rounds = 50
+            end
             local ok, err = pcall(function()
-                for _ = 1, 4 do
+                for round = 1, rounds do
+                    if round > 4 and during > 0 then break end
                     for _ = 1, 100 do
-                        setmetatable({}, { __gc = function()
-                            if busy then during = during + 1 end
-                            assert(json.encode({ inner = string.rep("y", 3000) }))
-                        end })
+                        if newproxy then
+                            getmetatable(newproxy(true)).__gc = finalized
+                        else
+                            setmetatable({}, { __gc = finalized })
+                        end
                     end
                     busy = true
                     local s = json.encode(big)
@@ -209,7 +236,12 @@ describe("hamsa.json", function()
                     assert(s == expected, "encode output corrupted by a nested encode")
                 end
             end)
-            collectgarbage("incremental", 200, 100, 13)     -- Lua 5.4's defaults
+            if _VERSION == "Lua 5.4" then
+                collectgarbage("incremental", 200, 100, 13)     -- the defaults
+            else
+                collectgarbage("setpause", 200)
+                collectgarbage("setstepmul", 200)
+            end
             collectgarbage()
             assert(ok, err)
             assert.is_true(during > 0)
@@ -244,7 +276,7 @@ describe("hamsa.json", function()
                 local v, err = json.decode(c[2])
                 assert.is_nil(err)
                 assert.are.same(c[3], v)
-                assert.are.equal(math.type(c[3]), math.type(v))
+                if INTEGERS then assert.are.equal(math.type(c[3]), math.type(v)) end
             end)
         end
 
@@ -268,14 +300,14 @@ describe("hamsa.json", function()
             { "trailing garbage", "[1] x", "json: expected end of input but found 'x' at byte 5", 5 },
             { "a NUL after the value", "1\0", "json: expected end of input but found byte 0x00 at byte 2", 2 },
             { "a comment", "// c\n1", "json: expected a value but found '/' at byte 1", 1 },
-            { "a byte order mark", "\xEF\xBB\xBF{}", "json: expected a value but found byte 0xEF at byte 1", 1 },
+            { "a byte order mark", "\239\187\191{}", "json: expected a value but found byte 0xEF at byte 1", 1 },
             { "an unterminated string", '"abc', "json: unterminated string at byte 5", 5 },
             { "a raw tab in a string", '"a\tb"', "json: control character in string at byte 3", 3 },
             { "an invalid escape", '["\\x"]', "json: invalid escape in string at byte 3", 3 },
             { "a short \\u escape", '"\\u12"', "json: invalid \\u escape in string at byte 2", 2 },
-            { "invalid UTF-8", '["\xFF"]', "json: invalid UTF-8 in string at byte 3", 3 },
-            { "overlong UTF-8", '"ab\xC0\xAF"', "json: invalid UTF-8 in string at byte 4", 4 },
-            { "invalid UTF-8 after an escape", '"\\n\xED\xA0\x80"', "json: invalid UTF-8 in string at byte 4", 4 },
+            { "invalid UTF-8", '["\255"]', "json: invalid UTF-8 in string at byte 3", 3 },
+            { "overlong UTF-8", '"ab\192\175"', "json: invalid UTF-8 in string at byte 4", 4 },
+            { "invalid UTF-8 after an escape", '"\\n\237\160\128"', "json: invalid UTF-8 in string at byte 4", 4 },
             { "a lone high surrogate", '"\\ud800"', "json: lone surrogate in \\u escape at byte 2", 2 },
             { "a lone low surrogate", '"x\\udc00"', "json: lone surrogate in \\u escape at byte 3", 3 },
             { "a high surrogate with a non-pair", '"\\ud800\\u0041"',
@@ -290,33 +322,67 @@ describe("hamsa.json", function()
             end)
         end
 
-        it("keeps integers as integers", function()
-            assert.are.equal("integer", math.type(json.decode("800")))
-            assert.are.equal("float", math.type(json.decode("800.0")))
-        end)
+        if INTEGERS then
+            it("keeps integers as integers", function()
+                assert.are.equal("integer", math.type(json.decode("800")))
+                assert.are.equal("float", math.type(json.decode("800.0")))
+            end)
 
-        it("decodes the int64 limits exactly", function()
-            assert.are.equal(math.maxinteger, json.decode("9223372036854775807"))
-            assert.are.equal(math.mininteger, json.decode("-9223372036854775808"))
-            assert.are.equal("integer", math.type(json.decode("-9223372036854775808")))
-        end)
+            it("decodes the int64 limits exactly", function()
+                assert.are.equal(math.maxinteger, json.decode("9223372036854775807"))
+                assert.are.equal(math.mininteger, json.decode("-9223372036854775808"))
+                assert.are.equal("integer", math.type(json.decode("-9223372036854775808")))
+            end)
 
-        it("turns integers beyond int64 into floats", function()
-            local v = json.decode("9223372036854775808")
-            assert.are.equal("float", math.type(v))
-            assert.are.equal(2.0 ^ 63, v)
-            assert.are.equal(-(2.0 ^ 63) - 2048, json.decode("-9223372036854777856"))
-        end)
+            it("turns integers beyond int64 into floats", function()
+                local v = json.decode("9223372036854775808")
+                assert.are.equal("float", math.type(v))
+                assert.are.equal(2.0 ^ 63, v)
+                assert.are.equal(-(2.0 ^ 63) - 2048, json.decode("-9223372036854777856"))
+            end)
 
-        it("keeps 2^53+1 exact where doubles cannot", function()
-            local v = json.decode("9007199254740993")
-            assert.are.equal(9007199254740993, v)
-            assert.are.equal("9007199254740993", json.encode(v))
-        end)
+            it("keeps 2^53+1 exact where doubles cannot", function()
+                local v = json.decode("9007199254740993")
+                assert.are.equal(9007199254740993, v)
+                assert.are.equal("9007199254740993", json.encode(v))
+            end)
+        else
+            -- Lua 5.1, 5.2, LuaJIT: numbers are doubles. Integers up to 2^53
+            -- in magnitude decode exactly and encode back as the same digits;
+            -- beyond 2^53 they decode to the nearest double (precision is
+            -- lost, never an error, never a string), which encodes in the
+            -- shortest form that reads back as that double.
+            it("decodes and re-encodes every integer up to 2^53 exactly", function()
+                for _, s in ipairs({ "9007199254740992", "-9007199254740992", "9007199254740991",
+                                     "1000000000000000", "800", "-17" }) do
+                    local v = json.decode(s)
+                    assert.are.equal(tonumber(s), v)
+                    assert.are.equal(s, json.encode(v))
+                end
+                assert.are.equal(2 ^ 53, json.decode("9007199254740992"))
+            end)
+
+            it("rounds integers beyond 2^53 to the nearest double", function()
+                assert.are.equal(2 ^ 53, json.decode("9007199254740993"))       -- a tie: to even
+                assert.are.equal(2 ^ 53 + 4, json.decode("9007199254740995"))
+                assert.are.equal(-(2 ^ 53), json.decode("-9007199254740993"))
+                assert.are.equal(2 ^ 63, json.decode("9223372036854775807"))
+                assert.are.equal(-(2 ^ 63), json.decode("-9223372036854775808"))
+                assert.are.equal(2 ^ 64, json.decode("18446744073709551616"))
+                assert.are.equal("number", type(json.decode("123456789012345678901234567890")))
+            end)
+
+            it("writes doubles beyond 2^53 in the shortest form that reads back", function()
+                assert.are.equal("9007199254740992", json.encode(json.decode("9007199254740993")))
+                assert.are.equal("9007199254740996", json.encode(json.decode("9007199254740995")))
+                assert.are.equal("9.223372036854776e+18", json.encode(json.decode("9223372036854775807")))
+                assert.are.equal("1.2345678901234568e+29", json.encode(json.decode("123456789012345678901234567890")))
+            end)
+        end
 
         it("decodes -0 as the float -0.0", function()
             local v = json.decode("-0")
-            assert.are.equal("float", math.type(v))
+            if INTEGERS then assert.are.equal("float", math.type(v)) end
             assert.are.equal(-math.huge, 1 / v)
         end)
 
@@ -391,8 +457,10 @@ describe("hamsa.json", function()
             local s = assert(json.encode(x))
             local back = assert(json.decode(s))
             assert.are.same(x, back)
-            assert.are.equal("integer", math.type(back.silenceThreshold))
-            assert.are.equal("integer", math.type(back.params.ids[1]))
+            if INTEGERS then
+                assert.are.equal("integer", math.type(back.silenceThreshold))
+                assert.are.equal("integer", math.type(back.params.ids[1]))
+            end
             -- key order may differ between two tables, the length may not
             assert.are.equal(#s, #json.encode(back))
         end)
@@ -401,7 +469,7 @@ describe("hamsa.json", function()
             '[1,-2,3.5,"x",true,false,null]',
             '{"a":{"b":{"c":[[],{}]}}}',
             '["مرحبا","😀","\\u0000\\u001f\\"\\\\"]',
-            "[9223372036854775807,-9223372036854775808,0.1]",
+            INTEGERS and "[9223372036854775807,-9223372036854775808,0.1]" or "[9007199254740992,-9007199254740992,0.1]",
         }
         for _, s in ipairs(canonical) do
             it("re-encodes " .. s .. " byte for byte", function()

@@ -113,7 +113,7 @@ describe("hamsa secrets", function()
         local cmd = ("HAMSA_LOG=debug LUA_PATH=%s LUA_CPATH=%s %s %s 2>&1"):format(
             helpers.quote(package.path), helpers.quote(package.cpath), helpers.lua, script)
         local p = io.popen(cmd)
-        local out = p:read("a")
+        local out = p:read("*a")
         p:close()
         os.remove(script)
         assert.matches("hamsa debug: POST /v1/voice%-agents: attempt 1", out)

@@ -18,7 +18,7 @@ describe("examples", function()
             :format(helpers.quote(helpers.root), helpers.quote(server.url), helpers.quote(package.path),
                     helpers.quote(package.cpath), helpers.lua, name)
         local p = io.popen(cmd)
-        local out = p:read("a")
+        local out = p:read("*a")
         p:close()
         return out
     end
@@ -49,7 +49,7 @@ describe("examples", function()
             :format(helpers.quote(helpers.root), helpers.quote(server.url), helpers.quote(package.path),
                     helpers.quote(package.cpath), helpers.lua)
         local p = io.popen(cmd)
-        local out = p:read("a")
+        local out = p:read("*a")
         p:close()
         assert.matches("hamsa: auth: Unauthorized", out, 1, true)
         assert.matches("exit=1", out, 1, true)

@@ -3,7 +3,7 @@ local helpers = require "spec.helpers"
 
 local function sh(cmd)
     local p = io.popen(cmd .. " 2>&1; echo \"exit=$?\"")
-    local out = p:read("a")
+    local out = p:read("*a")
     p:close()
     return out
 end

@@ -1,0 +1,85 @@
+# `make test-all-luas`: the whole spec suite on every Lua that Debian ships,
+# each with the C core built for it (warnings are errors here):
+#
+#   make test-all-luas                        5.1 5.2 5.3 5.4 and LuaJIT, then one summary
+#   make test-all-luas MATRIX_LUAS="5.1 jit"  some of them
+#   make test-lua-5.3                         one of them (also test-lua-jit)
+#   make core-lua-5.1                         only build build/5.1/hamsa/core.so
+#
+# Each Lua runs Debian's busted script with its own interpreter (lua-busted
+# and its dependencies ship modules for 5.1 to 5.4; LuaJIT uses the 5.1
+# ones) and its own core, build/<v>/hamsa/core.so, compiled with -Werror
+# (MATRIX_WERROR=): the core must build warning-free on every Lua. The mock
+# API always runs on lua5.4 with a 5.4 core (HAMSA_MOCK_CPATH); spawned
+# example scripts run on the Lua under test (LUA); spec/80-openresty_spec.lua
+# loads build/jit/hamsa/core.so into nginx whatever the Lua under test.
+# Logs go to build/matrix/<v>.log.
+#
+# LuaJIT: Debian has two, luajit and luajit2 (OpenResty's branch), which
+# conflict. The nginx Lua module that `make deps` installs (mk/openresty.mk)
+# needs luajit2's library, so the matrix takes luajit2 too; apt swaps out
+# Debian's luajit if it was there, in whichever order things were installed.
+MATRIX_LUAS   ?= 5.1 5.2 5.3 5.4 jit
+MATRIX_WERROR ?= -Werror
+MATRIX_CFLAGS ?= $(CFLAGS) $(WARN) $(MATRIX_WERROR) -fPIC -fvisibility=hidden $(CURL_CFLAGS)
+MATRIX_DIR     = build/matrix
+
+matrix_lua    = $(if $(filter jit,$1),luajit,lua$1)
+matrix_incdir = $(if $(filter jit,$1),/usr/include/luajit-2.1,/usr/include/lua$1)
+matrix_core   = build/$1/hamsa/core.so
+matrix_name   = $(if $(filter jit,$1),LuaJIT,Lua $1)
+
+.PHONY: test-all-luas deps-matrix
+.PRECIOUS: build/%/hamsa/core.so
+
+deps-matrix: deps
+	@pkgs=""; for v in $(filter-out jit,$(MATRIX_LUAS)); do pkgs="$$pkgs lua$$v liblua$$v-dev"; done; \
+	case " $(MATRIX_LUAS) " in *" jit "*) pkgs="$$pkgs luajit2 libluajit2-5.1-dev";; esac; \
+	$(MAKE) --no-print-directory deps DEB_PACKAGES="$$pkgs"
+
+build/%/hamsa/core.so: $(SOURCES) $(HEADERS) Makefile mk/matrix.mk
+	@mkdir -p $(dir $@)
+	$(CC) $(MATRIX_CFLAGS) -I$(call matrix_incdir,$*) $(LIBFLAG) -o $@ $(SOURCES) $(CURL_LIBS)
+
+core-lua-%:
+	@$(MAKE) --no-print-directory $(call matrix_core,$*)
+
+# Runs one Lua's suite; the exit status goes to build/matrix/<v>.rc, so that
+# test-all-luas runs them all before it judges.
+matrix-run-%: $(call matrix_core,5.4) $(call matrix_core,jit)
+	@$(MAKE) --no-print-directory $(call matrix_core,$*)
+	@mkdir -p $(MATRIX_DIR)
+	@echo "=== $(call matrix_name,$*): $(call matrix_lua,$*) /usr/bin/busted, core $(call matrix_core,$*)"
+	@{ LUA=$(call matrix_lua,$*) HAMSA_MOCK_CPATH='$(CURDIR)/build/5.4/?.so;;' \
+	   LUA_PATH='lua/?.lua;lua/?/init.lua;;' LUA_CPATH='build/$*/?.so;;' \
+	   $(call matrix_lua,$*) /usr/bin/busted --cpath='build/$*/?.so' $(BUSTED_ARGS); \
+	   echo $$? > $(MATRIX_DIR)/$*.rc; } 2>&1 | tee $(MATRIX_DIR)/$*.log
+
+test-lua-%: deps-matrix
+	@$(MAKE) --no-print-directory matrix-run-$*
+	@exit $$(cat $(MATRIX_DIR)/$*.rc)
+
+# busted ends with "N successes / N failures / N errors / N pending : T
+# seconds" (with -o TAP: "ok"/"not ok" lines, counted); a run without
+# either (a crash) counts as one failure.
+test-all-luas: deps-matrix
+	@rm -f $(MATRIX_LUAS:%=$(MATRIX_DIR)/%.rc)
+	@$(MAKE) --no-print-directory $(MATRIX_LUAS:%=matrix-run-%)
+	@echo; echo "=== test-all-luas"; passed=0; failed=0; bad=""; \
+	for v in $(MATRIX_LUAS); do \
+	  line=$$(sed 's/\x1b\[[0-9;]*m//g' $(MATRIX_DIR)/$$v.log | grep -E '^[0-9]+ success' | tail -n 1); \
+	  ok=$$(echo "$$line" | sed -n 's/^\([0-9]*\) success.*/\1/p'); \
+	  ko=$$(echo "$$line" | sed -n 's/.* \([0-9]*\) failure.* \([0-9]*\) error.*/\1 \2/p'); \
+	  if [ -z "$$line" ] && grep -q '^1\.\.' $(MATRIX_DIR)/$$v.log; then \
+	    ok=$$(grep -c '^ok ' $(MATRIX_DIR)/$$v.log); ko="$$(grep -c '^not ok ' $(MATRIX_DIR)/$$v.log) 0"; \
+	    line="$$ok ok / $${ko% 0} not ok (TAP)"; fi; \
+	  rc=$$(cat $(MATRIX_DIR)/$$v.rc 2>/dev/null || echo 1); \
+	  set -- $${ko:-1 0}; ko=$$(($$1 + $$2)); \
+	  [ "$$rc" = 0 ] || [ "$$ko" != 0 ] || ko=1; \
+	  passed=$$((passed + $${ok:-0})); failed=$$((failed + ko)); \
+	  [ "$$ko" = 0 ] || bad="$$bad $$v"; \
+	  name="Lua $$v"; [ $$v = jit ] && name="LuaJIT (luajit2 $$(dpkg-query -W -f='$${Version}' luajit2))"; \
+	  printf '  %-34s %s\n' "$$name" "$${line:-no summary: see $(MATRIX_DIR)/$$v.log}"; \
+	done; \
+	echo "test-all-luas: $$passed passed, $$failed failed"; \
+	[ -z "$$bad" ] || { echo "failed on:$$bad (logs in $(MATRIX_DIR)/)"; exit 1; }

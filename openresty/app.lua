@@ -1,0 +1,58 @@
+--- The handlers of openresty/nginx.conf: hamsa inside nginx, where every
+-- API call runs on a worker thread (hamsa.openresty) and the worker keeps
+-- serving other requests meanwhile.
+-- luacheck: globals ngx
+local hamsa_ngx = require "hamsa.openresty"
+
+local M = {}
+
+local function reply(status, value)
+    ngx.status = status
+    ngx.say(hamsa_ngx.json.encode(value))
+end
+
+local function failure(err)
+    -- err is a hamsa error: kind, message, field, status ... and tostring
+    return reply(err.kind == "invalid" and 422 or 502,
+        { error = tostring(err), kind = err.kind, field = err.field, status = err.status })
+end
+
+local function client(unsafe)
+    -- api_key and base_url: HAMSA_API_KEY and HAMSA_BASE_URL (env in nginx.conf)
+    -- `unsafe` is what NOT to do (the specs use it to show that their proof
+    -- can tell): the plain library blocks the event loop, stalling the worker
+    if unsafe then return require("hamsa").new() end
+    return hamsa_ngx.new()
+end
+
+--- POST /call?to=<E.164>&name=<name>: an agent, then a call with it.
+function M.call(opts)
+    local c = client(opts and opts.unsafe)
+    local args = ngx.req.get_uri_args()
+    local agent, err = c.agents:create {
+        agentName = "Front desk",
+        greetingMessage = "Hello {{name}}, this is the front desk.",
+        params = { name = "there" },
+    }
+    if not agent then return failure(err) end
+    local call
+    call, err = c.calls:phone_number {
+        toNumber = args.to,
+        phoneNumber = "+97145551234",
+        voiceAgentId = agent.id,
+        params = { name = args.name or "there" },
+    }
+    if not call then return failure(err) end
+    return reply(200, { agent = agent.id, jobId = call.jobId })
+end
+
+--- GET /agents: the first page of agents, through client:request.
+function M.agents()
+    local page, err = client():request("GET", "/v1/voice-agents", nil, { query = { skip = 1, take = 20 } })
+    if not page then return failure(err) end
+    local names = {}
+    for i, a in ipairs(page.voiceAgents or {}) do names[i] = a.agentName end
+    return reply(200, { count = #names, names = hamsa_ngx.array(names) })
+end
+
+return M
