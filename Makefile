@@ -27,11 +27,6 @@ BUSTED_ARGS ?=
 DEB_PACKAGES ?= lua$(LUA_VERSION) liblua$(LUA_VERSION)-dev libcurl4-openssl-dev \
                 pkg-config ca-certificates lua-cjson lua-busted lua-socket luarocks
 
-# `make check-memory`: what counts as a failure is an invalid access or a
-# definite/indirect leak; still-reachable blocks (libcurl, OpenSSL globals) do not.
-VALGRIND ?= valgrind --quiet --leak-check=full --show-leak-kinds=definite,indirect \
-            --errors-for-leak-kinds=definite,indirect --error-exitcode=99 --num-callers=30
-
 WARN    = -std=c99 -Wall -Wextra -Wpedantic
 ALL_CFLAGS = $(CFLAGS) $(WARN) -fPIC -fvisibility=hidden -I$(LUA_INCDIR) $(CURL_CFLAGS)
 SOURCES = $(wildcard csrc/*.c)
@@ -41,7 +36,7 @@ LUAFILES = $(wildcard lua/hamsa/*.lua)
 # Lets the specs, the demo and the examples find the fresh build first.
 RUN_ENV = LUA_PATH='lua/?.lua;lua/?/init.lua;;' LUA_CPATH='build/?.so;;'
 
-.PHONY: all deps test demo check-memory install uninstall clean print
+.PHONY: all deps test demo install uninstall clean print
 
 all: $(CORE)
 
@@ -74,12 +69,6 @@ test: deps
 demo: deps
 	@$(MAKE) --no-print-directory all
 	@$(RUN_ENV) sh examples/run-demo.sh $(LUA)
-
-check-memory: deps
-	@command -v valgrind >/dev/null || { sudo=""; [ "$$(id -u)" = 0 ] || sudo=sudo; \
-	  $$sudo apt-get install -y -qq valgrind; }
-	@$(MAKE) --no-print-directory all
-	$(RUN_ENV) $(VALGRIND) $(BUSTED) $(BUSTED_ARGS)
 
 install: $(CORE)
 	install -d $(DESTDIR)$(INST_LIBDIR)/hamsa $(DESTDIR)$(INST_LUADIR)/hamsa $(DESTDIR)$(INST_BINDIR)

@@ -34,7 +34,10 @@
 -- `action`: `"reset"` (close with a TCP RST, no answer), `"close"` (close
 -- cleanly, no answer), `"close_mid_body"` (a Content-Length larger than the
 -- bytes sent, then close), `"drip"` (one byte every `interval` seconds,
--- default 0.1), `"hang"` (never answer; keep the socket until the client leaves).
+-- default 0.1), `"hang"` (never answer; keep the socket until the client leaves),
+-- `"reset_mid_body"` (half the body, then a TCP RST). `pad` (bytes) appends
+-- that many spaces to the body, for answers too big to queue as a fault.
+-- Each logged request also carries `at`, the server's clock when it arrived.
 --
 -- @module hamsa.mock
 -- @license MIT
@@ -529,12 +532,13 @@ end
 -- Faults
 ---------------------------------------------------------------------------
 
-local ACTIONS = { reset = true, close = true, close_mid_body = true, drip = true, hang = true }
+local ACTIONS = { reset = true, close = true, close_mid_body = true, drip = true, hang = true,
+                  reset_mid_body = true }
 
 local FAULT_FIELDS = {
     path = "string", method = "string", times = "integer", status = "integer",
     body = "string", content_type = "string", headers = "table", delay = "number",
-    action = "string", interval = "number",
+    action = "string", interval = "number", pad = "integer",
 }
 
 -- A checked copy of one fault spec, or nil and a message.
@@ -554,6 +558,9 @@ local function parse_fault(spec)
     end
     f.times = f.times or 1
     if f.times < 1 then return nil, "fault field 'times' must be >= 1" end
+    if f.pad and (f.pad < 0 or f.pad > 64 * 1024 * 1024) then
+        return nil, "fault field 'pad' must be within 0..67108864"
+    end
     if f.status and (f.status < 100 or f.status > 599) then
         return nil, "fault field 'status' must be within 100..599"
     end
@@ -670,6 +677,7 @@ local function log_request(self, req)
     self.log[#self.log + 1] = {
         method = req.method, path = req.path, query = req.query,
         headers = json.object and json.object(req.headers) or req.headers, body = req.body,
+        at = clock(),
     }
 end
 
@@ -693,6 +701,13 @@ local function serve_api_now(self, conn, req)
     local res = (f and (f.status or f.body)) and fault_response(f) or safely(route, self, req)
     if f and f.headers then
         for name, value in pairs(f.headers) do set_header(res, name, value) end
+    end
+    if f and f.pad and f.pad > 0 then res.body = res.body .. string.rep(" ", f.pad) end
+    if action == "reset_mid_body" then
+        local body = res.body
+        send_all(conn, render_head(res, false, #body > 0 and #body or 1) .. sub(body, 1, floor(#body / 2)))
+        abort(conn)
+        return false
     end
     if action == "close_mid_body" then
         local body = res.body

@@ -1,0 +1,54 @@
+-- Regressions of what `make fuzz` found (docs/reliability.md, "Fuzzing"),
+-- one spec each; the failing input also stays in fuzz/corpus/. Some only
+-- fail where they can be seen: under `make check-memory`'s sanitizer build.
+local hamsa = require "hamsa"
+local helpers = require "spec.helpers"
+
+describe("hamsa fuzz regressions", function()
+    local server, client
+
+    setup(function()
+        server = helpers.start_mock()
+        client = hamsa.new({ api_key = server.api_key, base_url = server.url, max_retries = 0 })
+    end)
+
+    teardown(function()
+        client:close()
+        server:stop()
+    end)
+
+    before_each(function()
+        server:clear_faults()
+        server:clear()
+    end)
+
+    -- fuzz/corpus/response/regress-empty-answer: push_headers computed
+    -- NULL + 0 when not one header byte had arrived (UBSan: "applying zero
+    -- offset to null pointer" in csrc/http.c)
+    it("an answer without a single byte gives network CURLE_GOT_NOTHING and no headers", function()
+        for _, request in ipairs({
+            function() return client.agents:create({ agentName = "x" }) end,
+            function() return client:request("GET", "/v1/voice-agents") end,
+        }) do
+            server:fault({ action = "close" })
+            local data, err = request()
+            assert.is_nil(data)
+            assert.equal("network", err.kind)
+            assert.equal("CURLE_GOT_NOTHING", err.code)
+            assert.is_nil(err.status)
+            assert.same({}, err.headers)
+        end
+        assert.is_table((client.agents:create({ agentName = "After" })))
+    end)
+
+    it("the same, traced (the trace path reads no header either)", function()
+        local lines = {}
+        local c = hamsa.new({ api_key = server.api_key, base_url = server.url, max_retries = 0, trace = true,
+                              logger = function(_, msg) lines[#lines + 1] = msg end })
+        server:fault({ action = "close" })
+        local _, err = c.agents:create({ agentName = "x" })
+        c:close()
+        assert.equal("CURLE_GOT_NOTHING", err.code)
+        assert.is_true(#lines > 0)
+    end)
+end)
