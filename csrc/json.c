@@ -672,9 +672,11 @@ static int enc_value(Enc *e, int idx, const Frame *parent, int depth)
 static int json_encode(lua_State *L)
 {
     Enc e;
-    lua_Integer max_depth = luaL_optinteger(L, 2, JSON_MAX_DEPTH);
+    /* a number, not luaL_optinteger: 5.1 and LuaJIT would truncate 1.5 */
+    lua_Number max_depth = luaL_optnumber(L, 2, JSON_MAX_DEPTH);
     luaL_checkany(L, 1);
-    luaL_argcheck(L, max_depth >= 1, 2, "max_depth must be >= 1");
+    luaL_argcheck(L, max_depth >= 1 && max_depth == floor(max_depth), 2,
+                  "max_depth must be an integer >= 1");
     lua_settop(L, 1);
     e.L = L;
     e.max_depth = max_depth < JSON_MAX_DEPTH ? (int)max_depth : JSON_MAX_DEPTH;
