@@ -290,21 +290,12 @@ describe("hamsa limits", function()
         end)
 
         it("HAMSA_LOG=trace writes it to stderr without the key", function()
-            local script = os.tmpname()
-            local f = assert(io.open(script, "w"))
-            f:write(([[
+            local out = helpers.run_lua(([[
                 local hamsa = require "hamsa"
                 local c = hamsa.new({ api_key = %q, base_url = %q })
                 assert(c.agents:create({ agentName = "BODY-MARKER-2" }))
                 c:close()
-            ]]):format(KEY, server.url))
-            f:close()
-            local cmd = ("HAMSA_LOG=trace LUA_PATH=%s LUA_CPATH=%s %s %s 2>&1"):format(
-                helpers.quote(package.path), helpers.quote(package.cpath), helpers.lua, script)
-            local p = io.popen(cmd)
-            local out = p:read("*a")
-            p:close()
-            os.remove(script)
+            ]]):format(KEY, server.url), "HAMSA_LOG=trace")
             assert.matches("hamsa trace: POST /v1/voice-agents: > Authorization: [REDACTED]", out, 1, true)
             assert.matches("hamsa debug: POST /v1/voice-agents: attempt 1", out, 1, true)
             assert.is_false(contains_key(out))

@@ -101,21 +101,12 @@ describe("hamsa secrets", function()
     end)
 
     it("HAMSA_LOG=debug writes to stderr without the key", function()
-        local script = os.tmpname()
-        local f = assert(io.open(script, "w"))
-        f:write(([[
+        local out = helpers.run_lua(([[
             local hamsa = require "hamsa"
             local c = hamsa.new({ api_key = %q, base_url = %q })
             assert(c.agents:create({ agentName = "logged" }))
             c:close()
-        ]]):format(KEY, server.url))
-        f:close()
-        local cmd = ("HAMSA_LOG=debug LUA_PATH=%s LUA_CPATH=%s %s %s 2>&1"):format(
-            helpers.quote(package.path), helpers.quote(package.cpath), helpers.lua, script)
-        local p = io.popen(cmd)
-        local out = p:read("*a")
-        p:close()
-        os.remove(script)
+        ]]):format(KEY, server.url), "HAMSA_LOG=debug")
         assert.matches("hamsa debug: POST /v1/voice%-agents: attempt 1", out)
         assert.is_nil(out:find(KEY, 1, true))
     end)

@@ -113,6 +113,24 @@ function helpers.unaccepting_port()
     end
 end
 
+--- Runs Lua source in a child interpreter (`helpers.lua`) with this
+-- process's module paths and extra environment assignments, e.g.
+-- `helpers.run_lua(src, "HAMSA_LOG=debug")`.
+-- @treturn string what it printed on stdout and stderr
+function helpers.run_lua(source, env)
+    local script = os.tmpname()
+    local f = assert(io.open(script, "w"))
+    f:write(source)
+    f:close()
+    local cmd = ("%s LUA_PATH=%s LUA_CPATH=%s %s %s 2>&1"):format(env or "",
+        quote(package.path), quote(package.cpath), helpers.lua, script)
+    local p = io.popen(cmd)
+    local out = p:read("*a")
+    p:close()
+    os.remove(script)
+    return out
+end
+
 local Server = {}
 Server.__index = Server
 
