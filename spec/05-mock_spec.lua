@@ -86,6 +86,19 @@ describe("hamsa.mock", function()
         local script = helpers.quote(helpers.root .. "/bin/hamsa-mock")
         local env = "LUA_PATH=" .. helpers.quote(helpers.root .. "/lua/?.lua;;") .. " "
 
+        -- as the README shows it: from the checkout, no LUA_PATH or LUA_CPATH
+        for _, path in ipairs({ "bin/hamsa-mock", "./bin/hamsa-mock" }) do
+            it("serves when started as " .. path .. " from the checkout with no module paths set", function()
+                local cmd = ("cd %s && env -u LUA_PATH -u LUA_CPATH -u LUA_PATH_5_4 -u LUA_CPATH_5_4 "
+                    .. "%s %s --port 0 & pid=$!; sleep 1; kill $pid"):format(
+                    helpers.quote(helpers.root), helpers.mock_lua, path)
+                local p = io.popen(cmd .. " 2>&1")
+                local out = p:read("*a")
+                p:close()
+                assert.matches("^listening http://127%.0%.0%.1:%d+", out)
+            end)
+        end
+
         it("prints usage on --help and exits 2 on a bad argument", function()
             local p = io.popen(env .. helpers.mock_lua .. " " .. script .. " --help")
             local out = p:read("*a")
