@@ -8,7 +8,6 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
-#include <stdio.h>
 #include <time.h>
 #include <unistd.h>
 #if defined(__linux__)
@@ -58,11 +57,15 @@ static int fill_random(unsigned char *buf, size_t n)
     }
 }
 
-/* core.uuid4() -> "xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx" | nil, message */
+/* core.uuid4() -> "xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx" | nil, message
+ * (one per POST: written with a hex table, which saves snprintf's ~7k
+ * instructions a call) */
 static int sys_uuid4(lua_State *L)
 {
+    static const char hex[] = "0123456789abcdef";
     unsigned char b[16];
-    char s[37];
+    char s[36];
+    int i, j = 0;
     if (!fill_random(b, sizeof b)) {
         lua_pushnil(L);
         lua_pushliteral(L, "no source of random bytes");
@@ -70,12 +73,12 @@ static int sys_uuid4(lua_State *L)
     }
     b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);   /* version 4 */
     b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);   /* RFC 4122 variant */
-    snprintf(s, sizeof s,
-             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
-             "%02x%02x%02x%02x%02x%02x",
-             b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9],
-             b[10], b[11], b[12], b[13], b[14], b[15]);
-    lua_pushlstring(L, s, 36);
+    for (i = 0; i < 16; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10) s[j++] = '-';
+        s[j++] = hex[b[i] >> 4];
+        s[j++] = hex[b[i] & 0x0f];
+    }
+    lua_pushlstring(L, s, sizeof s);
     return 1;
 }
 
