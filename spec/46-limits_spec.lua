@@ -11,15 +11,9 @@ local function contains_key(s)
     return s:find(KEY, 1, true) ~= nil
 end
 
--- A table nested `depth` levels deep, the body itself being level 1.
+-- A body nested `depth` levels deep, the body itself being level 1.
 local function nested(depth)
-    local body = { agentName = "Deep" }
-    local t = body
-    for _ = 2, depth do
-        t.next = {}
-        t = t.next
-    end
-    return body
+    return helpers.nested(depth, { agentName = "Deep" })
 end
 
 describe("hamsa limits", function()

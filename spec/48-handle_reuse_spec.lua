@@ -71,15 +71,7 @@ describe("hamsa engine handle reuse", function()
     describe("json.encode(v, max_depth)", function()
         local encode = hamsa.json.encode
 
-        local function nested(depth)
-            local t = {}
-            local root = t
-            for _ = 2, depth do
-                t.n = {}
-                t = t.n
-            end
-            return root
-        end
+        local nested = helpers.nested
 
         it("counts the value itself as level 1", function()
             assert.is_string(encode(nested(3), 3))

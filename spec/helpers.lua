@@ -131,6 +131,18 @@ function helpers.run_lua(source, env)
     return out
 end
 
+--- A table nested `depth` levels deep (the table itself is level 1),
+-- starting from `top` (default a new table), linked through field `next`.
+function helpers.nested(depth, top)
+    local root = top or {}
+    local t = root
+    for _ = 2, depth do
+        t.next = {}
+        t = t.next
+    end
+    return root
+end
+
 local Server = {}
 Server.__index = Server
 
