@@ -70,7 +70,12 @@ describe("hamsa.retry", function()
             { "network", nil, true, "GET", true, true, "reset on GET" },
             { "network", nil, false, "GET", false, false, "TLS verification failure" },
             { "rate_limited", 429, true, "POST", true, true, "429 on POST" },
-            { "server", 503, true, "POST", true, true, "503 on POST" },
+            { "server", 503, true, "POST", true, false, "bare 503 on POST" },
+            { "server", 503, true, "POST", true, true, "503 with Retry-After on POST", { ["retry-after"] = "1" } },
+            { "server", 503, true, "POST", true, true, "503 with Retry-After-Ms on POST", { ["retry-after-ms"] = "10" } },
+            { "server", 503, true, "POST", true, false, "503 with an unreadable Retry-After on POST",
+              { ["retry-after"] = "soon" } },
+            { "server", 503, true, "PATCH", true, true, "bare 503 on PATCH" },
             { "server", 500, true, "POST", true, false, "500 on POST" },
             { "server", 502, true, "POST", true, false, "502 on POST" },
             { "server", 504, true, "POST", true, false, "504 on POST" },
@@ -83,14 +88,14 @@ describe("hamsa.retry", function()
         }
         for _, c in ipairs(cases) do
             it(c[7] .. (c[6] and " is retried" or " is not retried"), function()
-                assert.equal(c[6], retry.may_retry(err(c[1], c[2], c[3]), c[4], c[5]))
+                assert.equal(c[6], retry.may_retry(err(c[1], c[2], c[3], c[8]), c[4], c[5]))
             end)
         end
     end)
 
     describe("decide", function()
         it("stops at max_retries", function()
-            local e = { kind = "server", status = 503, retryable = true }
+            local e = { kind = "rate_limited", status = 429, retryable = true }
             assert.is_number(retry.decide(e, "POST", true, 1, 2))
             assert.is_nil(retry.decide(e, "POST", true, 2, 2))
             assert.is_nil(retry.decide(e, "POST", true, 0, 0))

@@ -110,7 +110,7 @@ describe("hamsa non-blocking", function()
         end)
 
         it("retries with timers, not sleeps", function()
-            server:fault({ path = "/v1/voice-agents", status = 503, times = 2 })
+            server:fault({ path = "/v1/voice-agents", status = 429, times = 2 })
             local got
             client.agents:create({ agentName = "Retry" }, { on_done = function(d, e, r) got = { d, e, r } end })
             client:wait(10)
@@ -192,7 +192,7 @@ describe("hamsa non-blocking", function()
         end)
 
         it("stops a request waiting for its retry", function()
-            server:fault({ path = "/v1/voice-agents", status = 503, times = 5 })
+            server:fault({ path = "/v1/voice-agents", status = 429, times = 5 })
             retry.BASE_DELAY = 5
             local got
             local req = client.agents:create({ agentName = "C" }, { on_done = function(_, e) got = e end })

@@ -1,7 +1,7 @@
 --- The retry policy: what may be sent again, and after how long.
 -- Only what cannot cause a duplicate side effect is retried:
 -- * anything that provably never reached the server (connect failures);
--- * 429 and 503, where the server refused before acting;
+-- * 429, and 503 with Retry-After, where the server refused before acting;
 -- * for idempotent methods only: timeouts, resets, 408 and other 5xx.
 -- A POST that may have reached the server is never retried: placing the
 -- same phone call twice is worse than reporting an error.
@@ -88,7 +88,11 @@ function M.may_retry(err, method, sent)
     end
     local status = err.status
     if not status then return false end
-    if status == 429 or status == 503 then return true end   -- refused before acting
+    if status == 429 then return true end               -- refused before acting
+    -- A 503 with Retry-After is the API refusing before it acted. A bare 503
+    -- may come from a gateway that had already forwarded the request (the
+    -- API may have placed the call): a POST is not sent again on it.
+    if status == 503 and M.retry_after(err.headers) then return true end
     if IDEMPOTENT[method] then
         return status == 408 or (status >= 500 and err.retryable)
     end
