@@ -32,6 +32,7 @@
 
 #define SPARE_MAX 64                         /* easy handles kept for reuse */
 #define DEFAULT_MAX_BODY (64u * 1024u * 1024u)
+#define MAX_HEAD (256 * 1024)                /* bytes of one response's header block */
 #define TRACE_MAX (64 * 1024)                /* verbose text kept per transfer */
 
 #ifdef HAMSA_FUZZING
@@ -75,6 +76,8 @@ typedef struct {
     spare_easy spare[SPARE_MAX];
     int nspare;
     int closed;
+    char *auth;                      /* "Authorization: ..." line, or NULL: kept
+                                        here so that no Lua table holds the key */
 } multi;
 
 typedef struct {
@@ -94,7 +97,7 @@ struct transfer {
     int upload_ref;             /* the spec's body string, held by this ref */
     size_t max_body;
     int state;
-    int too_large, oom;
+    int too_large, head_too_large, oom;
     buffer trace;               /* libcurl's verbose text (spec.verbose) */
     int trace_cut;
     int ref;                    /* registry ref to itself while in flight */
@@ -119,6 +122,16 @@ static int buffer_add(buffer *b, const char *p, size_t n)
     memcpy(b->p + b->len, p, n);
     b->len += n;
     return 1;
+}
+
+/* Overwrites a secret before freeing it (volatile: the stores must not be
+ * dropped as dead before free). */
+static void wipe_free(char *p)
+{
+    volatile char *v = p;
+    if (!p) return;
+    while (*v) *v++ = 0;
+    free(p);
 }
 
 static void buffer_free(buffer *b)
@@ -150,8 +163,8 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
     /* A new status line starts a new response (after 100 Continue or a
      * proxy's CONNECT answer): keep only the headers of the last one. */
     if (len >= 5 && memcmp(p, "HTTP/", 5) == 0) t->head.len = 0;
-    if (t->head.len + len > 256 * 1024) {
-        t->too_large = 1;
+    if (t->head.len + len > MAX_HEAD) {
+        t->head_too_large = 1;
         return 0;
     }
     if (!buffer_add(&t->head, p, len)) {
@@ -472,8 +485,13 @@ static int transfer_result(lua_State *L)
         lua_pushnil(L);
         lua_pushnil(L);
     } else if (t->too_large) {
+        char n[32];
+        snprintf(n, sizeof n, "%.0f", (double)t->max_body);
         lua_pushliteral(L, "RESPONSE_TOO_LARGE");
-        lua_pushfstring(L, "response larger than %d bytes", (int)t->max_body);
+        lua_pushfstring(L, "response larger than %s bytes", n);
+    } else if (t->head_too_large) {
+        lua_pushliteral(L, "RESPONSE_HEADERS_TOO_LARGE");
+        lua_pushfstring(L, "response header block larger than %d KiB", MAX_HEAD / 1024);
     } else {
         const char *name = curl_code_name(t->result);
         if (name) lua_pushstring(L, name);
@@ -551,6 +569,8 @@ static void multi_release(lua_State *L, multi *m)
     m->nspare = 0;
     if (m->cm) curl_multi_cleanup(m->cm);
     m->cm = NULL;
+    wipe_free(m->auth);
+    m->auth = NULL;
 }
 
 static int multi_close(lua_State *L)
@@ -586,6 +606,14 @@ static lua_Number opt_number(lua_State *L, int spec, const char *key, lua_Number
     }
     lua_pop(L, 1);
     return v;
+}
+
+/* A count option in [0, 1e6], whatever number Lua hands over: a double
+ * out of long's range must never reach a cast. */
+static long clamp_count(lua_Number v)
+{
+    if (!(v > 0)) return 0;
+    return v > 1e6 ? 1000000L : (long)v;
 }
 
 static long to_ms(lua_Number seconds)
@@ -667,6 +695,7 @@ static int multi_add(lua_State *L)
             lua_pop(L, 1);
         }
     }
+    if (m->auth) add_header(L, t, m->auth);
     /* spec.header: one more line after the shared ones (the caller's
      * per-request line; saves it a copy of the shared table) */
     lua_getfield(L, 2, "header");
@@ -696,7 +725,9 @@ static int multi_add(lua_State *L)
     if (!e) return luaL_error(L, "curl_easy_init failed");
     t->easy = e;
     t->owner = m;
-    t->max_body = max_body > 0 ? (size_t)max_body : DEFAULT_MAX_BODY;
+    /* Lua bounds max_response_bytes; this keeps the cast defined regardless */
+    t->max_body = !(max_body > 0) ? DEFAULT_MAX_BODY
+                : max_body >= 4294967295.0 ? (size_t)4294967295u : (size_t)max_body;
 
     if (!same) {
         /* what every request of this shape shares */
@@ -740,8 +771,8 @@ static int multi_add(lua_State *L)
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, to_ms(timeout));
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, to_ms(connect_timeout));
     stall = ls_limit > 0 && ls_time > 0;        /* 0, 0: off, libcurl's default */
-    curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, stall ? (long)ls_limit : 0L);
-    curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, stall ? (long)(ls_time + 0.999) : 0L);
+    curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, stall ? clamp_count(ls_limit) : 0L);
+    curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, stall ? clamp_count(ls_time + 0.999) : 0L);
     if (ca_file) curl_easy_setopt(e, CURLOPT_CAINFO, ca_file);
     if (proxy) curl_easy_setopt(e, CURLOPT_PROXY, proxy);
     if (verbose) curl_easy_setopt(e, CURLOPT_DEBUGDATA, (void *)t);
@@ -890,22 +921,35 @@ static int multi_tostring(lua_State *L)
 }
 
 /* core.multi([opts]) -> multi
- * opts = { max_host_connections = n?, max_total_connections = n? } */
+ * opts = { max_host_connections = n?, max_total_connections = n?,
+ *          auth = "Authorization: ..."? (sent with every transfer; kept in
+ *          C memory, wiped on close, so no Lua value needs to hold it) } */
 static int multi_new(lua_State *L)
 {
     multi *m;
     long max_host = 0, max_total = 0;
+    const char *auth = NULL;
     if (!lua_isnoneornil(L, 1)) {
         luaL_checktype(L, 1, LUA_TTABLE);
-        max_host = (long)opt_number(L, 1, "max_host_connections", 0);
-        max_total = (long)opt_number(L, 1, "max_total_connections", 0);
+        max_host = clamp_count(opt_number(L, 1, "max_host_connections", 0));
+        max_total = clamp_count(opt_number(L, 1, "max_total_connections", 0));
+        auth = opt_string(L, 1, "auth");
     }
     m = (multi *)lua_newuserdatauv(L, sizeof *m, 0);
     memset(m, 0, sizeof *m);
     m->closed = 1;                      /* until cm exists */
     luaL_setmetatable(L, MULTI_MT);
+    if (auth) {
+        m->auth = malloc(strlen(auth) + 1);
+        if (!m->auth) return luaL_error(L, "out of memory");
+        strcpy(m->auth, auth);
+    }
     m->cm = curl_multi_init();
-    if (!m->cm) return luaL_error(L, "curl_multi_init failed");
+    if (!m->cm) {
+        wipe_free(m->auth);
+        m->auth = NULL;
+        return luaL_error(L, "curl_multi_init failed");
+    }
     m->closed = 0;
     if (max_host > 0) curl_multi_setopt(m->cm, CURLMOPT_MAX_HOST_CONNECTIONS, max_host);
     if (max_total > 0) curl_multi_setopt(m->cm, CURLMOPT_MAX_TOTAL_CONNECTIONS, max_total);

@@ -14,7 +14,7 @@ local url = require "hamsa.url"
 
 local type, pairs, next, pcall, error, tostring, setmetatable, getmetatable, select =
     type, pairs, next, pcall, error, tostring, setmetatable, getmetatable, select
-local min, huge, floor = math.min, math.huge, math.floor
+local min, floor = math.min, math.floor
 local find, format, match, lower, concat, gmatch =
     string.find, string.format, string.match, string.lower, table.concat, string.gmatch
 local getenv = os.getenv
@@ -65,13 +65,31 @@ local EMPTY = setmetatable({}, { __newindex = function() error("read-only", 2) e
 ---------------------------------------------------------------------------
 -- option checking (misuse raises at the caller's level)
 
-local function check_number(v, name, where, level, lo, integer)
-    if v ~= v or v == huge or v == -huge or v < lo or (integer and v ~= floor(v)) then
-        error(format("%s: %s must be %s >= %s", where, name, integer and "an integer" or "a number", lo), level + 1)
+-- Upper bounds of the numeric options: each value reaches libcurl through a
+-- C cast, and a double out of the target type's range is undefined there.
+-- A timeout above MAX_SECONDS (11.5 days) means "no timeout" in practice.
+local MAX_SECONDS = 1e6
+local BOUNDS = {
+    timeout = { 0.001, MAX_SECONDS }, connect_timeout = { 0.001, MAX_SECONDS },
+    stall_timeout = { 1, MAX_SECONDS }, max_retries = { 0, 100, true },
+    max_connections = { 1, 65536, true }, max_response_bytes = { 1, 2 ^ 32 - 1, true },
+    max_request_bytes = { 1, 2 ^ 32 - 1, true },
+}
+M.BOUNDS = BOUNDS
+
+local function check_number(v, name, where, level)
+    local b = BOUNDS[name]
+    local lo, hi, integer = b[1], b[2], b[3]
+    if not (v >= lo and v <= hi) or (integer and v ~= floor(v)) then   -- NaN fails the first test
+        error(format("%s: %s must be %s from %s to %s", where, name, integer and "an integer" or "a number",
+            tostring(lo), integer and format("%.0f", hi) or tostring(hi)), level + 1)
     end
 end
 
---- Checks an options table against a spec of names and types.
+local header_lines
+
+--- Checks an options table against a spec of names and types, and the
+-- values that would otherwise fail later, far from the caller's line.
 -- `level` is the error level of the caller's caller.
 local function check_options(opts, spec, where, level)
     if opts == nil then return end
@@ -86,11 +104,19 @@ local function check_options(opts, spec, where, level)
         if type(v) ~= want then
             error(format("%s: option '%s' must be a %s", where, k, want), level + 1)
         end
+        if BOUNDS[k] then check_number(v, k, where, level + 1) end
     end
-    if opts.timeout then check_number(opts.timeout, "timeout", where, level + 1, 0.001) end
-    if opts.connect_timeout then check_number(opts.connect_timeout, "connect_timeout", where, level + 1, 0.001) end
-    if opts.max_retries then check_number(opts.max_retries, "max_retries", where, level + 1, 0, true) end
-    if opts.stall_timeout then check_number(opts.stall_timeout, "stall_timeout", where, level + 1, 1) end
+    if spec == REQUEST_OPTIONS then
+        local idem = opts.idempotency_key
+        if idem and (idem == "" or #idem > 255 or find(idem, "[%z\1-\31\127]")) then
+            error(where .. ": idempotency_key must be 1 to 255 characters without control characters", level + 1)
+        end
+        if opts.headers then header_lines(opts.headers, where, level + 1) end
+        if opts.query then
+            local msg = url.check_query(opts.query)
+            if msg then error(where .. ": " .. msg, level + 1) end
+        end
+    end
 end
 M.check_options = check_options
 
@@ -99,16 +125,22 @@ local TOKEN = "^[!#$%%&'*+%-.^_`|~%w]+$"
 --- Checks a headers table and returns its lines in an order-preserving
 -- map keyed by lower-cased name. CR, LF and NUL are refused everywhere:
 -- they would let a value smuggle in another header.
-local function header_lines(h, where, level, into)
+-- Headers the library owns: the key goes in api_key, and one
+-- Idempotency-Key per logical request comes from opts.idempotency_key (a
+-- client-wide one would make different calls share a key).
+local OWNED = {
+    authorization = "set api_key instead of an Authorization header",
+    ["idempotency-key"] = "set opts.idempotency_key per request instead of an Idempotency-Key header",
+}
+
+function header_lines(h, where, level, into)
     into = into or { order = {}, lines = {} }
     for name, value in pairs(h) do
         if type(name) ~= "string" or not match(name, TOKEN) then
             error(format("%s: header name %q is not a valid HTTP token", where, tostring(name)), level + 1)
         end
         local lname = lower(name)
-        if lname == "authorization" then
-            error(where .. ": set api_key instead of an Authorization header", level + 1)
-        end
+        if OWNED[lname] then error(where .. ": " .. OWNED[lname], level + 1) end
         if type(value) == "number" then value = tostring(value) end
         if type(value) ~= "string" or find(value, "[\r\n%z]") then
             error(format("%s: header %s must be a string without CR, LF or NUL", where, name), level + 1)
@@ -151,13 +183,6 @@ function M.new(opts, level)
     level = level or 2
     check_options(opts, CLIENT_OPTIONS, "hamsa.new", level)
     opts = opts or EMPTY
-    if opts.max_connections then check_number(opts.max_connections, "max_connections", "hamsa.new", level, 1, true) end
-    if opts.max_response_bytes then
-        check_number(opts.max_response_bytes, "max_response_bytes", "hamsa.new", level, 1, true)
-    end
-    if opts.max_request_bytes then
-        check_number(opts.max_request_bytes, "max_request_bytes", "hamsa.new", level, 1, true)
-    end
     local self = setmetatable({
         _timeout = opts.timeout or DEFAULTS.timeout,
         _connect_timeout = opts.connect_timeout or DEFAULTS.connect_timeout,
@@ -171,8 +196,9 @@ function M.new(opts, level)
         _on_error = opts.on_error,
         _inflight = {},          -- transfer -> call
         _timers = {},            -- calls waiting for their next attempt
-        _ready = {},             -- async calls whose on_done is due
-        _ready_head = 1,
+        _ready = {},             -- async calls whose on_done is due (see enqueue)
+        _rhead = 1,              -- its first and last index; empty when _rhead > _rtail
+        _rtail = 0,
         _pending = 0,            -- async calls whose on_done has not run yet
         _tasks = {},             -- coroutine -> Task, for client:spawn
         _ntasks = 0,
@@ -180,9 +206,19 @@ function M.new(opts, level)
     }, Client)
 
     local key = opts.api_key
-    if key == nil then key = getenv("HAMSA_API_KEY") end
+    local key_err
+    if key == nil then
+        -- an env file written on Windows leaves "\r" at the end: trim, and
+        -- fail requests (never raise) on what is still malformed
+        key = getenv("HAMSA_API_KEY")
+        key = key and match(key, "^%s*(.-)%s*$")
+        if key and find(key, "[%z\1-\31\127]") then
+            key, key_err = nil, "HAMSA_API_KEY contains control characters"
+        end
+    elseif find(key, "[%z\1-\31\127]") then
+        error("hamsa.new: api_key must not contain control characters (CR, LF, NUL, ...)", level)
+    end
     if key == "" then key = nil end
-    if key and find(key, "[\r\n%z]") then error("hamsa.new: api_key must not contain CR, LF or NUL", level) end
     SECRETS[self] = key
 
     local base = opts.base_url
@@ -199,6 +235,8 @@ function M.new(opts, level)
     elseif scheme == "http" and not url.is_loopback(host) and not opts.allow_insecure_http then
         self._config_err = "refusing to send the API key over plain http:// to " .. host ..
             "; use https:// or set allow_insecure_http = true"
+    elseif key_err then
+        self._config_err = key_err
     elseif not key then
         self._config_err = "no API key: pass api_key to hamsa.new or set HAMSA_API_KEY"
     end
@@ -214,7 +252,6 @@ function M.new(opts, level)
     if opts.headers then header_lines(opts.headers, "hamsa.new", level, map) end
     self._header_map = map
     local lines = flatten(map)
-    if key then lines[#lines + 1] = "Authorization: Token " .. key end
     self._headers = lines
     local with_body = { "Content-Type: application/json" }
     for i = 1, #lines do with_body[i + 1] = lines[i] end
@@ -231,7 +268,12 @@ function M.new(opts, level)
         self._log = function(lvl, msg) io.stderr:write("hamsa ", lvl, ": ", msg, "\n") end
     end
 
-    self._multi = core.multi { max_host_connections = opts.max_connections or DEFAULTS.max_connections }
+    -- the Authorization line lives in the C engine only: no Lua table that a
+    -- client, a request or a spec reaches holds the key
+    self._multi = core.multi {
+        max_host_connections = opts.max_connections or DEFAULTS.max_connections,
+        auth = key and ("Authorization: Token " .. key) or nil,
+    }
     return self
 end
 
@@ -243,13 +285,39 @@ end
 ---------------------------------------------------------------------------
 -- result mapping
 
+-- A server's text where a string is expected: strings as they are, numbers
+-- printed, an object's own `message`; anything else gives nil.
+local function text_of(v)
+    local tv = type(v)
+    if tv == "string" then return v ~= "" and v or nil end
+    if tv == "number" then return tostring(v) end
+    if tv == "table" and type(v.message) == "string" and v.message ~= "" then return v.message end
+    return nil
+end
+
+-- The message of an error envelope, whatever its shape: `message` as a
+-- string, or a list of strings (NestJS validation errors), or objects with
+-- a message; else `error`. Values of other types are skipped, never raised on.
 local function envelope_message(env)
     if type(env) ~= "table" then return nil end
     local m = env.message
-    if type(m) == "string" and m ~= "" then return m end
-    if type(m) == "table" and type(m[1]) == "string" then return concat(m, "; ") end
-    if type(env.error) == "string" and env.error ~= "" then return env.error end
-    return nil
+    if type(m) == "table" and getmetatable(m) == array_mt then
+        local parts = {}
+        for i = 1, #m do
+            local t = text_of(m[i])
+            if t then parts[#parts + 1] = t end
+        end
+        if parts[1] then return concat(parts, "; ") end
+    else
+        local t = text_of(m)
+        if t then return t end
+    end
+    return text_of(env.error)
+end
+
+local function message_key(env)
+    local k = type(env) == "table" and env.messageKey
+    return type(k) == "string" and k or nil
 end
 
 --- Maps one finished attempt to `data` or an error.
@@ -259,10 +327,17 @@ local function interpret(call, status, body, headers, ename, emsg)
         local kind, retryable = errors.transport(ename)
         if ename == "CURLE_SEND_FAIL_REWIND" then
             emsg = "the connection closed after the request was sent; the server may have acted on it"
+        elseif ename == "CURLE_OUT_OF_MEMORY" and status then
+            -- libcurl's own limit on one header line (100 KiB), reported as out of memory
+            ename, kind, retryable = "RESPONSE_HEADERS_TOO_LARGE", "decode", false
+            emsg = "a response header line is larger than libcurl accepts (" .. tostring(emsg) .. ")"
         end
-        return nil, errors.new(kind, format("%s: %s", what, emsg), {
+        return nil, errors.new(kind, format("%s: %s", what, tostring(emsg)), {
             status = status, code = ename, retryable = retryable, headers = headers,
         })
+    end
+    if not status then
+        return nil, errors.new("network", what .. ": no response", { code = "NO_RESPONSE", headers = headers })
     end
     if status >= 200 and status < 300 then
         if status == 204 then return null end
@@ -276,10 +351,11 @@ local function interpret(call, status, body, headers, ename, emsg)
                 { status = status, code = "INVALID_ENVELOPE", body = env, headers = headers })
         end
         local data = env.data
-        if env.success == false and (data == nil or data == null) then
+        -- (false is no data either: `false, response` would read as a failure)
+        if env.success == false and (data == nil or data == null or data == false) then
             return nil, errors.new("api", format("%s (%s on %s)",
                 envelope_message(env) or "the API reported a failure", errors.status_text(status), what),
-                { status = status, code = env.messageKey, body = env, headers = headers })
+                { status = status, code = message_key(env), body = env, headers = headers })
         end
         if data == nil then data = null end
         return data
@@ -289,11 +365,20 @@ local function interpret(call, status, body, headers, ename, emsg)
     return nil, errors.new(errors.kind_for_status(status),
         format("%s (%s on %s)", msg, errors.status_text(status), what), {
             status = status,
-            code = type(env) == "table" and type(env.messageKey) == "string" and env.messageKey or nil,
+            code = message_key(env),
             body = env,
             headers = headers,
             retryable = errors.status_retryable(status),
         })
+end
+
+-- interpret, with any fault in it (a shape nobody foresaw) turned into an
+-- error of that one request instead of a raise out of poll/wait.
+local function map_result(call, status, body, headers, ename, emsg)
+    local ok, data, err = pcall(interpret, call, status, body, headers, ename, emsg)
+    if ok then return data, err end
+    return nil, errors.new("decode", format("%s %s: the response could not be read (%s)",
+        call.method, call.path, tostring(data)), { status = status, code = "INVALID_ENVELOPE", headers = headers })
 end
 
 ---------------------------------------------------------------------------
@@ -307,13 +392,22 @@ local function log(self, level, fmt, ...)
     end
 end
 
+-- The ready queue: calls whose on_done is due, in completion order. Its
+-- state lives in the client (head, tail), never in a caller's locals, so
+-- that a callback may poll, wait, close or complete more calls (re-entry),
+-- or yield out of poll and be resumed later, and the queue stays whole.
+local function enqueue(self, call)
+    local tail = self._rtail + 1
+    self._rtail = tail
+    self._ready[tail] = call
+end
+
+-- Ends a call: its result is final. Called once per call (cancel and the
+-- transfer's end both check `done` first).
 local function complete(self, call, data, err, response)
     call.done = true
     call.data, call.err, call.response = data, err, response
-    if call.on_done then
-        local ready = self._ready
-        ready[#ready + 1] = call
-    end
+    if call.on_done then enqueue(self, call) end
 end
 
 local function start_attempt(self, call)
@@ -328,7 +422,7 @@ end
 local function finish_transfer(self, t)
     local call = self._inflight[t]
     self._inflight[t] = nil
-    if not call then t:close() return end
+    if not call or call.done then t:close() return end
     call.transfer = nil
     local status, body, headers, ename, emsg, sent, secs, connects = t:result()
     if self._trace and self._log then
@@ -338,14 +432,16 @@ local function finish_transfer(self, t)
         end
     end
     t:close()
-    local data, err = interpret(call, status, body, headers, ename, emsg)
+    local data, err = map_result(call, status, body, headers, ename, emsg)
     local key = SECRETS[self]
     local response = {
         status = status, headers = headers, body = body, attempts = call.attempts,
         idempotency_key = call.idempotency_key, elapsed = secs, new_connections = connects,
     }
     if not err then
+        if key then response.body = errors.redact(body, key) end
         if self._log then log(self, "debug", "%s %s: %d in %.1f ms", call.method, call.path, status, secs * 1000) end
+        if call.done then return end            -- a logger cancelled it meanwhile
         return complete(self, call, data, nil, response)
     end
     err.attempts = call.attempts
@@ -354,6 +450,7 @@ local function finish_transfer(self, t)
         if self._log then
             log(self, "debug", "%s %s: %s; retrying in %.2f s", call.method, call.path, tostring(err), delay)
         end
+        if call.done or self._closed then return end
         call.next_at = now() + delay
         self._timers[call] = true
         return
@@ -362,24 +459,34 @@ local function finish_transfer(self, t)
     errors.scrub(err, key)
     response.body = errors.redact(body, key)
     err.response = response
+    if call.done then return end
     complete(self, call, nil, err, response)
 end
 
 -- One turn: let libcurl move bytes, take the finished transfers, and start
--- the attempts whose backoff has run out.
+-- the attempts whose backoff has run out. A logger may close the client
+-- meanwhile: every turn of the loop looks again.
 local function step(self)
     if self._closed then return end
     local m = self._multi
     m:perform()
-    local t = m:next_done()
-    while t do
+    while not self._closed do
+        local t = m:next_done()
+        if not t then break end
         finish_transfer(self, t)
-        t = m:next_done()
     end
-    if next(self._timers) then
-        local at = now()
+    if next(self._timers) and not self._closed then
+        local at, due = now(), nil
         for call in pairs(self._timers) do
             if call.next_at <= at then
+                due = due or {}
+                due[#due + 1] = call
+            end
+        end
+        for i = 1, due and #due or 0 do
+            local call = due[i]
+            if self._closed then break end
+            if self._timers[call] then
                 self._timers[call] = nil
                 start_attempt(self, call)
             end
@@ -402,28 +509,33 @@ end
 
 -- Runs the callbacks that are due, each once, under pcall. An error in one
 -- does not stop the others; it goes to opts.on_error when the client has
--- one, otherwise the first is raised again once all have run.
+-- one, otherwise the first is raised again once all have run. Each call is
+-- taken off the queue and counted as delivered before its callback runs, so
+-- a nested deliver (a callback that polls) or a callback that yields and is
+-- resumed much later can neither run it twice nor count it twice.
 local function deliver(self)
-    local ready = self._ready
     local first_err
-    while self._ready_head <= #ready do
-        local i = self._ready_head
-        local call = ready[i]
-        ready[i] = false
-        self._ready_head = i + 1
-        self._pending = self._pending - 1
-        local ok, e = pcall(call.on_done, call.data, call.err, call.response)
-        if not ok then
-            if self._on_error then
-                pcall(self._on_error, e, call.request)
-            elseif first_err == nil then
-                first_err = e
+    while self._rhead <= self._rtail do
+        local head, ready = self._rhead, self._ready
+        local call = ready[head]
+        ready[head] = nil
+        if head == self._rtail then
+            self._rhead, self._rtail = 1, 0        -- empty: start from 1 again
+        else
+            self._rhead = head + 1
+        end
+        if call and not call.delivered then
+            call.delivered = true
+            self._pending = self._pending - 1
+            local ok, e = pcall(call.on_done, call.data, call.err, call.response)
+            if not ok then
+                if self._on_error then
+                    pcall(self._on_error, e, call.request)
+                elseif first_err == nil then
+                    first_err = e
+                end
             end
         end
-    end
-    if self._ready_head > #ready then
-        self._ready = {}
-        self._ready_head = 1
     end
     if first_err ~= nil then error(first_err, 0) end
 end
@@ -431,10 +543,12 @@ end
 -- Drives the loop until `call` completes; async calls that finish
 -- meanwhile wait for the next poll.
 local function run(self, call)
-    local m = self._multi
-    while not call.done do
+    while not call.done and not self._closed do
         step(self)
-        if not call.done then m:wait(next_wait(self, 1)) end
+        if not call.done and not self._closed then self._multi:wait(next_wait(self, 1)) end
+    end
+    if not call.done then      -- closed under it (by a logger): close cancelled it
+        complete(self, call, nil, errors.new("cancelled", call.method .. " " .. call.path .. " was cancelled"))
     end
     if call.err then return nil, call.err, call.response end
     return call.data, call.response
@@ -461,8 +575,7 @@ local function fail(self, err, on_done)
     local req = setmetatable({ _client = self, _call = call }, Request)
     call.request = req
     self._pending = self._pending + 1
-    local ready = self._ready
-    ready[#ready + 1] = call
+    enqueue(self, call)
     return req
 end
 
@@ -487,6 +600,10 @@ function Client:_send(method, path, query, body, opts, validator, prepare)
     -- libcurl (and any proxy) would resolve a "." or ".." segment, sending
     -- the request to another route: update("..") must not become PATCH /v1/
     -- (a plain search for "/." first spares most paths the two pattern scans)
+    if find(path, "%z") then
+        -- C would cut the URL there, and what is left may name another route
+        return fail(self, errors.invalid(nil, format("%s: the path contains a NUL byte", method)), on_done)
+    end
     if find(path, "/.", 1, true) and (find(path, "/%.%.?/") or find(path, "/%.%.?$")) then
         return fail(self, errors.invalid(nil, format("%s %s: a path segment cannot be \".\" or \"..\"",
             method, path)), on_done)
@@ -519,23 +636,20 @@ function Client:_send(method, path, query, body, opts, validator, prepare)
 
     local headers = payload and self._headers_json or self._headers
     local extra_header
-    local idem = opts.idempotency_key
-    if idem then
-        -- only a caller's key needs the scan: ours is hex and dashes
-        if find(idem, "[\r\n%z]") then error("idempotency_key must not contain CR, LF or NUL", 3) end
-    elseif method == "POST" then
+    local idem = opts.idempotency_key                       -- checked with the options
+    if not idem and method == "POST" then
         idem = uuid4()                                          -- one key for all attempts
     end
     if opts.headers then
-        -- rare path: per-request headers replace same-named client ones
+        -- rare path: per-request headers (checked with the options) replace
+        -- same-named client ones
         local base = self._header_map
         local map = { order = {}, lines = {} }
         for i, lname in pairs(base.order) do map.order[i] = lname; map.lines[lname] = base.lines[lname] end
         header_lines(opts.headers, "request", 3, map)
         headers = flatten(map)
         if payload and not map.lines["content-type"] then headers[#headers + 1] = "Content-Type: application/json" end
-        if SECRETS[self] then headers[#headers + 1] = "Authorization: Token " .. SECRETS[self] end
-        if idem and not map.lines["idempotency-key"] then headers[#headers + 1] = "Idempotency-Key: " .. idem end
+        if idem then headers[#headers + 1] = "Idempotency-Key: " .. idem end
     elseif idem then
         -- the engine adds it after the shared lines: saves copying them per request
         extra_header = "Idempotency-Key: " .. idem
@@ -566,6 +680,7 @@ function Client:_send(method, path, query, body, opts, validator, prepare)
     if not call.on_done then return run(self, call) end
     self._pending = self._pending + 1
     if task then
+        task.waiting = true
         local data, err, response = coyield()
         if err then return nil, err, response end
         return data, response
@@ -586,8 +701,9 @@ function Client:request(method, path, body, opts)
     if type(method) ~= "string" or not match(method, "^%u+$") then
         error("client:request: method must be an upper-case string such as \"GET\"", 2)
     end
-    if type(path) ~= "string" or not match(path, "^/[^%s?#]*$") then
-        error("client:request: path must be a string starting with \"/\" (put query parameters in opts.query)", 2)
+    if type(path) ~= "string" or not match(path, "^/[^%s?#%z]*$") then
+        error("client:request: path must be a string starting with \"/\", without spaces, NUL, ? or #"
+            .. " (put query parameters in opts.query)", 2)
     end
     if body ~= nil and type(body) ~= "table" then error("client:request: body must be a table", 2) end
     check_options(opts, REQUEST_OPTIONS, "client:request", 2)
@@ -603,11 +719,14 @@ end
 function Client:poll(max_wait)
     max_wait = max_wait or 0
     if type(max_wait) ~= "number" or max_wait < 0 then error("client:poll: max_wait must be a number >= 0", 2) end
-    if self._closed then return 0 end
-    step(self)
-    if self._ready_head > #self._ready and max_wait > 0 and self._pending > 0 then
-        self._multi:wait(next_wait(self, max_wait))
+    -- a closed client still delivers: requests made after close() get
+    -- their on_done ("cancelled") here
+    if not self._closed then
         step(self)
+        if self._rhead > self._rtail and max_wait > 0 and self._pending > 0 and not self._closed then
+            self._multi:wait(next_wait(self, max_wait))
+            step(self)
+        end
     end
     deliver(self)
     return self._pending
@@ -627,17 +746,24 @@ end
 
 -- Resumes a task with the results of its request; records its end.
 function M._resume(self, task, ...)
+    task.waiting = false
     local res = pack(coresume(task.co, ...))
-    if costatus(task.co) == "dead" then
-        self._tasks[task.co] = nil
-        self._ntasks = self._ntasks - 1
-        task.done = true
-        if res[1] then
-            task.results = { n = res.n - 1, unpack(res, 2, res.n) }
-        else
-            task.error = res[2]
-            error(res[2], 0)        -- raised by poll/wait/run like any callback error
-        end
+    local dead = costatus(task.co) == "dead"
+    if not dead and not task.waiting then
+        -- it yielded, but not in a request of ours: nothing here can know
+        -- what to resume it with, so it ends with an error
+        res = { false, "hamsa: a task yielded outside a hamsa call (use a coroutine of your own for that)" }
+    elseif not dead then
+        return
+    end
+    self._tasks[task.co] = nil
+    self._ntasks = self._ntasks - 1
+    task.done = true
+    if res[1] then
+        task.results = { n = res.n - 1, unpack(res, 2, res.n) }
+    else
+        task.error = res[2]
+        error(res[2], 0)        -- raised by poll/wait/run like any callback error
     end
 end
 
@@ -675,10 +801,11 @@ function Client:wait(timeout)
         error("client:wait: timeout must be a number >= 0", 2)
     end
     local deadline = timeout and now() + timeout
-    while not self._closed do
+    while true do
         step(self)
         deliver(self)
-        if self._pending == 0 then break end
+        -- closed: close() and deliver ran every callback, none can be left
+        if self._pending == 0 or self._closed then break end
         local cap = 1
         if deadline then
             local left = deadline - now()
@@ -703,8 +830,8 @@ end
 -- (a libcurl timer, a retry's backoff, callbacks waiting to run), or nil
 -- when nothing is in flight.
 function Client:timeout()
+    if self._rhead <= self._rtail then return 0 end
     if self._closed or self._pending == 0 then return nil end
-    if self._ready_head <= #self._ready then return 0 end
     local t = self._multi:timeout() or 1
     return next_wait(self, t)
 end
@@ -733,15 +860,20 @@ end
 -- request still in flight gets its on_done at once, with kind "cancelled".
 function Client:close()
     if self._closed then return end
+    self._closed = true             -- first: a callback that closes again returns here
     for _, call in pairs(self._inflight) do cancel(self, call) end
     for call in pairs(self._timers) do cancel(self, call) end
-    self._closed = true
     -- nil when hamsa.new raised half-way (then only __gc gets here)
     if self._multi then self._multi:close() end
     deliver(self)
 end
 Client.__close = Client.close
-Client.__gc = Client.close
+
+-- A collected client releases its connections; a callback error has no
+-- caller to reach there.
+function Client:__gc()
+    pcall(Client.close, self)
+end
 
 --- Cancels the request; its on_done runs from the next poll/wait with
 -- err.kind == "cancelled".

@@ -3,8 +3,9 @@
 -- `status`, `code`, `field`, `body`, `retryable` (see API.md) and prints as
 -- `hamsa: <kind>: <message>`.
 -- @module hamsa.errors
-local setmetatable, getmetatable, type, pairs = setmetatable, getmetatable, type, pairs
-local tostring, concat, find, sub = tostring, table.concat, string.find, string.sub
+local setmetatable, getmetatable, type, next, tonumber = setmetatable, getmetatable, type, next, tonumber
+local tostring, concat, find, sub, byte, match =
+    tostring, table.concat, string.find, string.sub, string.byte, string.match
 
 local M = {}
 
@@ -39,32 +40,99 @@ function M.invalid(field, message)
     return M.new("invalid", message, { field = field })
 end
 
---- Replaces every occurrence of `secret` in `s` (plain text, not a pattern).
--- @treturn string
-function M.redact(s, secret)
-    if type(s) ~= "string" or not secret or secret == "" then return s end
-    local i = find(s, secret, 1, true)
-    if not i then return s end
-    local out, pos, n = {}, 1, 0
-    while i do
-        n = n + 1
-        out[n] = sub(s, pos, i - 1)
-        n = n + 1
-        out[n] = "[REDACTED]"
-        pos = i + #secret
-        i = find(s, secret, pos, true)
+-- The end of `secret` written at `i` of `s` with any of its bytes in a JSON
+-- escape (`\/`, `\"`, `\\`, `\u002B` in either case), or nil: a server
+-- that echoes the key inside a JSON string may escape it.
+local function escaped_at(s, i, secret)
+    local j = i
+    for p = 1, #secret do
+        local c, b = byte(secret, p), byte(s, j)
+        if b == c then
+            j = j + 1
+        elseif b == 92 then                                         -- backslash
+            local e = byte(s, j + 1)
+            if e == 117 then                                        -- \uXXXX
+                local hex = match(s, "^%x%x%x%x", j + 2)
+                if not hex or tonumber(hex, 16) ~= c then return nil end
+                j = j + 6
+            elseif e == c and (c == 47 or c == 34 or c == 92) then  -- \/ \" \\
+                j = j + 2
+            else
+                return nil
+            end
+        else
+            return nil
+        end
     end
+    return j - 1
+end
+
+-- Redacts `secret` written with JSON escapes; `s` holds a backslash.
+local function redact_escaped(s, secret)
+    local fc = sub(secret, 1, 1)
+    local class = "[\\" .. (match(fc, "%w") and fc or "%" .. fc) .. "]"     -- a backslash or the first byte
+    local out, n, pos, i = {}, 0, 1, find(s, class)
+    while i do
+        local stop = escaped_at(s, i, secret)
+        if stop then
+            n = n + 1; out[n] = sub(s, pos, i - 1)
+            n = n + 1; out[n] = "[REDACTED]"
+            pos = stop + 1
+            i = find(s, class, pos)
+        else
+            i = find(s, class, i + 1)
+        end
+    end
+    if n == 0 then return s end
     out[n + 1] = sub(s, pos)
     return concat(out)
 end
 
+--- Replaces every occurrence of `secret` in `s` (plain text, not a
+-- pattern), also where a JSON string escaped some of its bytes.
+-- @treturn string
+function M.redact(s, secret)
+    if type(s) ~= "string" or not secret or secret == "" then return s end
+    local i = find(s, secret, 1, true)
+    if i then
+        local out, pos, n = {}, 1, 0
+        while i do
+            n = n + 1
+            out[n] = sub(s, pos, i - 1)
+            n = n + 1
+            out[n] = "[REDACTED]"
+            pos = i + #secret
+            i = find(s, secret, pos, true)
+        end
+        out[n + 1] = sub(s, pos)
+        s = concat(out)
+    end
+    if find(s, "\\", 1, true) then s = redact_escaped(s, secret) end
+    return s
+end
+
+-- Redacts strings in `v`, keys included, in place.
 local function redact_deep(v, secret, seen)
     if type(v) == "string" then return M.redact(v, secret) end
     if type(v) ~= "table" or seen[v] then return v end
     seen[v] = true
-    for k, x in pairs(v) do
+    local renamed
+    for k, x in next, v do
         local r = redact_deep(x, secret, seen)
-        if r ~= x then v[k] = r end
+        if r ~= x then v[k] = r end         -- an existing key: allowed while traversing
+        if type(k) == "string" then
+            local rk = M.redact(k, secret)
+            if rk ~= k then
+                renamed = renamed or {}
+                renamed[#renamed + 1] = k
+            end
+        end
+    end
+    for i = 1, renamed and #renamed or 0 do
+        local k = renamed[i]
+        local x = v[k]
+        v[k] = nil
+        v[M.redact(k, secret)] = x
     end
     return v
 end
@@ -138,6 +206,7 @@ local TRANSPORT = {
     CURLE_WEIRD_SERVER_REPLY = { "network", false },
     CURLE_BAD_CONTENT_ENCODING = { "decode", false },
     RESPONSE_TOO_LARGE = { "decode", false },
+    RESPONSE_HEADERS_TOO_LARGE = { "decode", false },
 }
 
 --- Kind and retryability of a libcurl error name.
