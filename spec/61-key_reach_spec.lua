@@ -195,6 +195,15 @@ describe("hamsa key reach", function()
             assert_unreached({ { "client", client }, { "data", data }, { "response", response } })
         end)
 
+        it("a success whose raw body echoes the key escaped: response.body is redacted", function()
+            server:fault({ status = 200, body = '{"success":true,"data":{"note":"' .. FORMS[2][2] .. '"}}' })
+            local data, response = client.agents:create({ agentName = "reach" })
+            assert.is_table(data)
+            assert.equal(KEY, data.note)            -- data is the caller's, as the server sent it
+            assert.matches("[REDACTED]", response.body, 1, true)
+            assert_unreached({ { "response", response }, { "client", client } })
+        end)
+
         it("a 401", function()
             server:fault({ status = 401 })
             local _, err, response = client.agents:create({ agentName = "reach" })
