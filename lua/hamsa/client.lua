@@ -6,6 +6,7 @@
 -- own call completes; calls with `opts.on_done` complete in the loop and
 -- their callbacks run from `poll`/`wait`. Backoff between attempts is a
 -- timer inside that loop, so the async path never sleeps the host.
+-- docs/client.md explains the delivery rules; docs/wire.md the API decisions.
 -- @module hamsa.client
 local core = require "hamsa.core"
 local errors = require "hamsa.errors"
@@ -176,7 +177,7 @@ local function lua_version()
 end
 
 --- Makes a client. Raises only on a malformed options table.
--- @tparam[opt] table opts see API.md "Client options"
+-- @tparam[opt] table opts see README, "Options"
 -- @treturn Client
 -- `level` is where misuse errors point (2: the caller of new).
 function M.new(opts, level)

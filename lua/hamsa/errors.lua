@@ -1,6 +1,6 @@
 --- Error values of hamsa: one table shape for every failure.
 -- A failure comes back as `nil, err`; `err` carries `kind`, `message`,
--- `status`, `code`, `field`, `body`, `retryable` (see API.md) and prints as
+-- `status`, `code`, `field`, `body`, `retryable` (README, "Results and errors") and prints as
 -- `hamsa: <kind>: <message>`.
 -- @module hamsa.errors
 local setmetatable, getmetatable, type, next, tonumber = setmetatable, getmetatable, type, next, tonumber
@@ -18,7 +18,7 @@ end
 M.Error = Error
 
 --- Makes an error.
--- @tparam string kind one of the kinds of API.md
+-- @tparam string kind one of the kinds listed in README, "Results and errors"
 -- @tparam string message one human sentence
 -- @tparam[opt] table fields status, code, field, body, retryable, ...
 -- @treturn table the error
