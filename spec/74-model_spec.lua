@@ -22,7 +22,8 @@
 -- that every on_done ran once, every task ended and pending() is 0.
 --
 -- Env: HAMSA_MODEL_SEED=n replays one seed (with HAMSA_MODEL_SEQUENCES=k:
--- seeds n..n+k-1); HAMSA_MODEL_SEQUENCES=k (default below);
+-- seeds n..n+k-1); HAMSA_MODEL_SEQUENCES=k (default below); HAMSA_MODEL_BUDGET=s
+-- (seconds after which no new sequence starts; default below);
 -- HAMSA_MODEL_KEEP_GOING=1 runs every sequence and reports all failing seeds;
 -- HAMSA_MODEL_TRACE=file appends every sequence's trace to that file.
 local hamsa = require "hamsa"
@@ -39,7 +40,7 @@ local now = socket.gettime
 
 local DEFAULT_SEQUENCES = 300
 local DEFAULT_BASE_SEED = 1
-local TIME_BUDGET = 45           -- seconds: no new sequence starts after this
+local TIME_BUDGET = 45           -- seconds: no new sequence starts after this (HAMSA_MODEL_BUDGET)
 local SEQUENCE_DEADLINE = 12     -- seconds: the watchdog stops a sequence after this
 local SETTLE_SECONDS = 6         -- quiescence: at most this long ...
 local SETTLE_ROUNDS = 600        -- ... and this many rounds
@@ -768,11 +769,12 @@ describe("hamsa non-blocking API, model-based", function()
         local keep_going = os.getenv("HAMSA_MODEL_KEEP_GOING") == "1"
         local trace_path = os.getenv("HAMSA_MODEL_TRACE")
         local trace_file = trace_path and trace_path ~= "" and assert(io.open(trace_path, "a"))
+        local budget = env_number("HAMSA_MODEL_BUDGET") or TIME_BUDGET
         local started = now()
         local ran, steps, failures = 0, 0, {}
         for i = 1, count do
-            if now() - started > TIME_BUDGET then
-                print(format("model: time budget of %d s used up after %d sequences", TIME_BUDGET, ran))
+            if now() - started > budget then
+                print(format("model: time budget of %d s used up after %d sequences", budget, ran))
                 break
             end
             local seed = first + i - 1
