@@ -128,6 +128,41 @@ describe("hamsa routes", function()
             assert.truthy(only_request().body:find('"Monday":[]', 1, true))
         end)
 
+        -- the validator takes these `{}` as empty arrays, so they must go out as `[]`
+        it("sends an empty day as [] inside an object-marked googleCalendarSettings", function()
+            local mine = { agentName = "Cal", googleCalendarSettings = hamsa.object({
+                timezone = "Asia/Dubai", freeSlots = { Monday = {} } }) }
+            client.agents:create(mine)
+            assert.truthy(only_request().body:find('"Monday":[]', 1, true))
+            assert.is_nil(getmetatable(mine.googleCalendarSettings.freeSlots.Monday))
+        end)
+
+        it("sends empty required lists of outcomeResponseShape as [], at any depth", function()
+            local shape = { type = "object", required = {}, properties = {
+                tags = { type = "array", items = { type = "object", required = {} } } } }
+            client.agents:create({ agentName = "Shape", outcomeResponseShape = shape })
+            local sent = only_request().body
+            assert.falsy(sent:find('"required":{}', 1, true), sent)
+            local _, count = sent:gsub('"required":%[%]', "")
+            assert.equal(2, count, sent)
+            assert.is_nil(getmetatable(shape.required), "the caller's table was marked")
+            assert.is_nil(getmetatable(shape.properties.tags.items.required))
+        end)
+
+        it("with validate = false, adds no field that only a metatable's __index has", function()
+            local loose = hamsa.new({ api_key = server.api_key, base_url = server.url, validate = false })
+            local mine = setmetatable({ agentName = "Loose" }, { __index = { pokeMessages = {} } })
+            loose.agents:update("agent-1", mine)
+            loose:close()
+            assert.same({ agentName = "Loose" }, cjson.decode(only_request().body))
+        end)
+
+        it("sends an empty required list inside agentDetails as []", function()
+            client.calls:phone_number({ toNumber = "+971501234567", phoneNumber = "+12025550123",
+                agentDetails = { agentName = "Inline", outcomeResponseShape = { required = {} } } })
+            assert.truthy(only_request().body:find('"required":[]', 1, true))
+        end)
+
         it("sends hamsa.null as null", function()
             client.agents:create({ agentName = "N", outcome = hamsa.null })
             assert.truthy(only_request().body:find('"outcome":null', 1, true))

@@ -10,9 +10,9 @@ local validate = require "hamsa.validate"
 local url = require "hamsa.url"
 local errors = require "hamsa.errors"
 
-local type, pairs, next, error, getmetatable, setmetatable = type, pairs, next, error, getmetatable, setmetatable
+local type, next, rawget, error, getmetatable, setmetatable = type, next, rawget, error, getmetatable, setmetatable
 local json = core.json
-local array, object = json.array, json.object
+local array, object, object_mt = json.array, json.object, json.object_mt
 local check_options, REQUEST_OPTIONS = client_mod.check_options, client_mod.REQUEST_OPTIONS
 local escape = url.escape
 
@@ -22,52 +22,128 @@ local M = {}
 -- wire preparation: fields the API documents as arrays go out as arrays
 -- even when the caller wrote an empty `{}` (which JSON would make `{}`);
 -- sending `pokeMessages = []` is how an agent's messages get cleared.
+-- hamsa.validate accepts an unmarked empty table at exactly these places
+-- and refuses an object-marked one; like the encoder, both read tables
+-- raw and follow no metatable but the two marks.
+--
+-- A shape names the places: `true` an array (an empty unmarked table
+-- there is array-marked); a table an object whose keys have shapes
+-- (`["*"]`: every key), followed when unmarked or object-marked; SHAPE
+-- an outcomeResponseShape (mark_shape).
 
+local SHAPE = {}
 local DAYS = { ["*"] = true }
 local AGENT_ARRAYS = {
     pokeMessages = true, webToolsIds = true, voiceDictionaryIds = true,
     knowledgeBaseItemsIds = true, freeSlots = DAYS,
     googleCalendarSettings = { freeSlots = DAYS },
+    outcomeResponseShape = SHAPE,
 }
+
+-- Deeper than the client's max_request_depth the encoder refuses anyway;
+-- the cap also ends the walk of a cyclic shape (sent with validate = false).
+local MAX_DEPTH = 100
 
 local function shallow_copy(t)
     local c = {}
-    for k, v in pairs(t) do c[k] = v end
+    for k, v in next, t do c[k] = v end
     return setmetatable(c, getmetatable(t))
+end
+
+-- Whether the walk goes into `v`: a table sent as an object. (An
+-- array-marked one is sent as `[]` and refused by validation; one with
+-- another metatable is refused too, or, with validate = false, sent as it
+-- is: its fields are never read through __index.)
+local function followed(v)
+    if type(v) ~= "table" then return false end
+    local mt = getmetatable(v)
+    return mt == nil or mt == object_mt
+end
+
+-- An empty table without any metatable.
+local function empty_plain(v)
+    return type(v) == "table" and next(v) == nil and getmetatable(v) == nil
 end
 
 -- Returns `t`, or a copy in which the empty, unmarked tables at the
 -- places `shape` names are array-marked. Copies only along changed paths.
 local mark_arrays
 
+-- outcomeResponseShape `t`: the same for its `required` lists, at every
+-- depth (`items`, `properties.*`). A walk of its own: the generic one
+-- costs twice as much on every request that carries a shape.
+local function mark_shape(t, depth)
+    if depth > MAX_DEPTH then return t end
+    local copy
+    local v = t.required
+    if v ~= nil and empty_plain(v) then
+        copy = shallow_copy(t)
+        copy.required = array()
+    end
+    v = t.items
+    if v ~= nil and followed(v) then
+        local fixed = mark_shape(v, depth + 1)
+        if fixed ~= v then
+            copy = copy or shallow_copy(t)
+            copy.items = fixed
+        end
+    end
+    v = t.properties
+    if v ~= nil and followed(v) then
+        local props
+        for name, sub in next, v do
+            if followed(sub) then
+                local fixed = mark_shape(sub, depth + 1)
+                if fixed ~= sub then
+                    props = props or shallow_copy(v)
+                    props[name] = fixed
+                end
+            end
+        end
+        if props then
+            copy = copy or shallow_copy(t)
+            copy.properties = props
+        end
+    end
+    return copy or t
+end
+
 -- The fixed value of t[k] for `sub`, or nil when it needs no change.
 -- (A plain function rather than a closure in mark_arrays: saves making
 -- one per call.)
-local function fixed_value(v, sub)
-    if type(v) ~= "table" or getmetatable(v) ~= nil then return nil end
+local function fixed_value(v, sub, depth)
+    if type(v) ~= "table" then return nil end
     if sub == true then
-        if next(v) == nil then return array() end
+        if next(v) == nil and getmetatable(v) == nil then return array() end
         return nil
     end
-    local fixed = mark_arrays(v, sub)
+    if not followed(v) then return nil end
+    local fixed
+    if sub == SHAPE then
+        fixed = mark_shape(v, depth + 1)
+    else
+        fixed = mark_arrays(v, sub, depth + 1)
+    end
     if fixed ~= v then return fixed end
     return nil
 end
 
-mark_arrays = function(t, shape)
+mark_arrays = function(t, shape, depth)
+    depth = depth or 1
+    if depth > MAX_DEPTH then return t end
     local copy
     local all = shape["*"]
     if all then
-        for k, v in pairs(t) do
-            local fixed = fixed_value(v, all)
+        for k, v in next, t do
+            local fixed = fixed_value(v, all, depth)
             if fixed then
                 copy = copy or shallow_copy(t)
                 copy[k] = fixed
             end
         end
     else
-        for k, sub in pairs(shape) do
-            local fixed = fixed_value(t[k], sub)
+        for k, sub in next, shape do
+            local fixed = fixed_value(t[k], sub, depth)
             if fixed then
                 copy = copy or shallow_copy(t)
                 copy[k] = fixed
@@ -78,20 +154,22 @@ mark_arrays = function(t, shape)
 end
 
 local function prepare_agent(body)
-    return mark_arrays(body, AGENT_ARRAYS)
+    if not followed(body) then return body end
+    return mark_arrays(body, AGENT_ARRAYS, 1)
 end
 
 -- A call with a stored agent always carries `params` (the API marks it
 -- required); an inline agent gets the same array care as a created one.
 local function prepare_call(body)
     local out = body
-    if body.agentDetails ~= nil and type(body.agentDetails) == "table" then
-        local details = prepare_agent(body.agentDetails)
-        if details ~= body.agentDetails then
+    local agent_details = rawget(body, "agentDetails")
+    if type(agent_details) == "table" then
+        local details = prepare_agent(agent_details)
+        if details ~= agent_details then
             out = shallow_copy(body)
             out.agentDetails = details
         end
-    elseif body.voiceAgentId ~= nil and body.params == nil then
+    elseif rawget(body, "voiceAgentId") ~= nil and rawget(body, "params") == nil then
         out = shallow_copy(body)
         out.params = object()
     end

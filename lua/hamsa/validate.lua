@@ -5,19 +5,52 @@
 -- has, so the cost follows the fields present, and nothing is concatenated unless a check
 -- fails. A checker returns nothing on success, or `suffix, tail` on failure: `suffix` is the
 -- path below the value (`""`, `".from"`, `"[2]"`) and `tail` the end of the sentence.
+--
+-- What is judged is what the encoder will send. The encoder reads tables raw (`lua_next`,
+-- `lua_rawgeti`) and knows no metatable but its two marks, so a table with any other
+-- metatable is refused, wherever it sits: fields behind its `__index` would pass a check
+-- read through it and never be sent. Checking only the raw fields instead would pass such a
+-- body and send it without them; whoever hands us a proxy or a class instance means the
+-- fields they see, so saying so beats sending fewer. Past that check a table has no
+-- metatable or a mark, the marks carry no metamethods, and `t[k]`, `#t` are raw reads.
+-- A mark decides the wire form (array: `[]`, elements 1..n only; object: `{}`), so one that
+-- contradicts the field is refused, even on an empty table. An unmarked empty table goes
+-- out as `{}`, except at the array places `hamsa.resources` array-marks (pokeMessages, the
+-- id lists, the days of freeSlots, `required` lists): there it is an empty array.
 -- @module hamsa.validate
 
-local type, next, tostring = type, next, tostring
+local type, next, tostring, getmetatable = type, next, tostring, getmetatable
 local floor, huge = math.floor, math.huge
 local math_type = math.type
 local find, gmatch, sub, byte = string.find, string.gmatch, string.sub, string.byte
 
-local null = require("hamsa.core").json.null
+local json = require("hamsa.core").json
+local null, ARRAY_MT, OBJECT_MT = json.null, json.array_mt, json.object_mt
 
 local M = {}
 
 -- Deepest outcomeResponseShape nesting we follow (guards against cyclic tables too).
 local MAX_SHAPE_DEPTH = 32
+-- Deepest nesting followed inside values no rule covers (unknown fields, llmConfig): the
+-- client refuses bodies nested deeper than 100 (`max_request_depth`) anyway, and failing at
+-- the limit ends the walk of a cyclic table at once.
+local MAX_FREE_DEPTH = 100
+
+-- The ends of sentences about a table's form.
+local FOREIGN = "must be a plain table or one marked by hamsa.array or hamsa.object"
+    .. " (fields behind another metatable are not sent)"
+local MARKED_ARRAY = "must be an object, not a table marked as an array (by hamsa.array or"
+    .. " by decoding [])"
+local MARKED_OBJECT = "must be an array, not a table marked by hamsa.object"
+local ARRAY_KEYS = "is marked as an array, so only its elements 1 to n would be sent:"
+    .. " it must have no other keys"
+
+-- Whole numbers that go out as digits and that every JSON reader takes exactly: at most
+-- 2^53 in magnitude (beyond, doubles skip integers, and a JavaScript server rounds). On Lua
+-- 5.3+ a float from 1e15 up goes out in exponent form (`1e+15`, as Lua prints it) even
+-- below 2^53; 5.1, 5.2 and LuaJIT write every whole double up to 2^53 as digits.
+local MAX_INTEGER, MAX_INTEGER_TEXT = 2 ^ 53, "9007199254740992"
+local FLOAT_DIGITS = 1e15
 
 -- Scalar predicates ------------------------------------------------------------------------
 
@@ -103,10 +136,17 @@ local function check_timezone(v)
     end
 end
 
+-- An integer from `min` up to 2^53, sent as digits on every Lua.
 local function integer_min(min)
-    local tail = "must be an integer >= " .. min
+    local tail = "must be an integer from " .. min .. " to " .. MAX_INTEGER_TEXT
+    local float_tail = tail .. ", as a Lua integer: a float from 1e15 up is sent in exponent"
+        .. " form (use math.tointeger)"
+    if min < -MAX_INTEGER then min = -MAX_INTEGER end
     return function(v)
-        if not is_integer(v) or v < min then return "", tail end
+        if not is_integer(v) or v < min or v > MAX_INTEGER then return "", tail end
+        if (v >= FLOAT_DIGITS or v <= -FLOAT_DIGITS) and math_type and math_type(v) == "float" then
+            return "", float_tail
+        end
     end
 end
 
@@ -142,11 +182,14 @@ local function index_path(i, s)
     return "[" .. tostring(i) .. "]" .. s
 end
 
--- An array: keys exactly 1..n (or empty), then every element through `elem`.
+-- An array: unmarked or array-marked, keys exactly 1..n (or empty), then every element
+-- through `elem`.
 local function array_of(elem)
     local strings = elem == check_string    -- checked inline: saves a call per element
     return function(t)
         if type(t) ~= "table" then return "", "must be an array" end
+        local mt = getmetatable(t)
+        if mt ~= nil and mt ~= ARRAY_MT then return "", mt == OBJECT_MT and MARKED_OBJECT or FOREIGN end
         local n = 0
         for _ in next, t do n = n + 1 end
         -- n keys, and 1..n all present: then there is no other key
@@ -163,9 +206,43 @@ local function array_of(elem)
     end
 end
 
--- Quick rejection of the common mistake: a sequence where an object is expected.
-local function not_object(t)
-    return type(t) ~= "table" or t[1] ~= nil
+-- nil when `t` goes out as an object (unmarked or object-marked, and not a sequence: the
+-- common mistake, rejected at once), else the end of the sentence.
+local function object_tail(t)
+    if type(t) ~= "table" then return "must be an object" end
+    local mt = getmetatable(t)
+    if mt ~= nil and mt ~= OBJECT_MT then return mt == ARRAY_MT and MARKED_ARRAY or FOREIGN end
+    if t[1] ~= nil then return "must be an object" end
+end
+
+-- "[k]" or ".k" prefixed to a suffix, for a key of a value no rule covers.
+local function key_path(k, s)
+    if type(k) == "string" then return "." .. k .. s end
+    return index_path(k, s)
+end
+
+-- A table no rule covers (an unknown field's, llmConfig's): only what the encoder would
+-- change without a word is refused, namely a foreign metatable, and keys of an
+-- array-marked table outside its elements 1..n. Other faults (a function, a mixed table)
+-- make the encoder fail loudly.
+local function check_free(t, depth)
+    local mt = getmetatable(t)
+    local n
+    if mt == ARRAY_MT then
+        n = #t
+    elseif mt ~= nil and mt ~= OBJECT_MT then
+        return "", FOREIGN
+    end
+    if depth > MAX_FREE_DEPTH then return "", "is nested too deeply" end
+    for k, v in next, t do
+        if n and not (type(k) == "number" and k >= 1 and k <= n and k == floor(k)) then
+            return "", ARRAY_KEYS
+        end
+        if type(v) == "table" then
+            local s, tail = check_free(v, depth + 1)
+            if s then return key_path(k, s), tail end
+        end
+    end
 end
 
 -- An object whose known keys have checkers; other string keys pass. `required` lists keys
@@ -179,7 +256,10 @@ local function object_of(fields, required, nonnull)
         kinds[k] = check == check_string and "string" or check == check_boolean and "boolean" or nil
     end
     return function(t)
-        if type(t) ~= "table" or t[1] ~= nil then return "", "must be an object" end
+        if type(t) ~= "table" then return "", "must be an object" end
+        local mt = getmetatable(t)
+        if mt ~= nil and mt ~= OBJECT_MT then return "", mt == ARRAY_MT and MARKED_ARRAY or FOREIGN end
+        if t[1] ~= nil then return "", "must be an object" end
         for k, v in next, t do
             local kind = kinds[k]
             if kind == "boolean" then
@@ -195,6 +275,9 @@ local function object_of(fields, required, nonnull)
                     end
                 elseif type(k) ~= "string" then
                     return "", "must be an object"
+                elseif type(v) == "table" then
+                    local s, tail = check_free(v, 1)
+                    if s then return "." .. k .. s, tail end
                 end
             end
         end
@@ -212,7 +295,8 @@ local check_any_object = object_of({})
 
 -- params: placeholder name -> string, finite number or boolean.
 local function check_params(t)
-    if not_object(t) then return "", "must be an object" end
+    local bad = object_tail(t)
+    if bad then return "", bad end
     for k, v in next, t do
         if type(k) ~= "string" then return "", "must be an object" end
         local tv = type(v)
@@ -233,17 +317,23 @@ local check_slot = object_of({ from = check_string, to = check_string }, { "from
     { from = true, to = true })
 local check_slot_list = array_of(check_slot)
 
--- A day's entry: a {from, to} slot, or (older response shape) an array of such slots.
+-- A day's entry: a {from, to} slot, or (older response shape) an array of such slots,
+-- judged by how it goes out: an array-marked table or an unmarked sequence is a list; an
+-- unmarked `{}` goes out as `{}`, a slot without `from` (an empty list is `hamsa.array()`).
 local function check_day_entry(e)
-    if type(e) == "table" and (e[1] ~= nil or next(e) == nil) then
-        return check_slot_list(e)
+    if type(e) == "table" then
+        local mt = getmetatable(e)
+        if mt == ARRAY_MT or (mt == nil and e[1] ~= nil) then
+            return check_slot_list(e)
+        end
     end
     return check_slot(e)
 end
 local check_day = array_of(check_day_entry)
 
 local function check_free_slots(t)
-    if not_object(t) then return "", "must be an object" end
+    local bad = object_tail(t)
+    if bad then return "", bad end
     for k, v in next, t do
         if type(k) ~= "string" then return "", "must be an object" end
         if not DAYS[k] then return "." .. k, "is not a day of the week" end
@@ -260,7 +350,8 @@ local check_shape_type = enum("object", "array", "string", "number", "integer", 
 local check_required_list = array_of(check_string)
 
 local function check_shape(t, depth)
-    if not_object(t) then return "", "must be an object" end
+    local bad = object_tail(t)
+    if bad then return "", bad end
     if depth > MAX_SHAPE_DEPTH then return "", "is nested too deeply" end
     for k, v in next, t do
         if type(k) ~= "string" then return "", "must be an object" end
@@ -275,8 +366,9 @@ local function check_shape(t, depth)
             elseif k == "items" then
                 s, tail = check_shape(v, depth + 1)
             elseif k == "properties" then
-                if not_object(v) then
-                    s, tail = "", "must be an object"
+                tail = object_tail(v)
+                if tail then
+                    s = ""
                 else
                     for name, sub_shape in next, v do
                         if type(name) ~= "string" then
@@ -290,6 +382,8 @@ local function check_shape(t, depth)
                         end
                     end
                 end
+            elseif type(v) == "table" then          -- enum, format, ...: no rule but the form
+                s, tail = check_free(v, 1)
             end
             if s then return "." .. k .. s, tail end
         end
@@ -352,6 +446,10 @@ local AGENT_FIELDS = {
     maxCallDuration = number_positive,
     llmConfig = check_any_object,
     greetingMessageType = enum("STATIC", "PROMPT"),
+    -- id lists (string[] in the reference notes), sent as arrays like pokeMessages
+    webToolsIds = array_of(check_string),
+    voiceDictionaryIds = array_of(check_string),
+    knowledgeBaseItemsIds = array_of(check_string),
 }
 
 local function extend(base, more)
