@@ -25,6 +25,13 @@
 -- `POST /__mock/reset` (agents, log and faults),
 -- `POST /__mock/shutdown` (answers, then `run` returns).
 --
+-- The log holds `path`, `query`, `body` and header values as they came
+-- when they are valid UTF-8. One that is not (JSON cannot carry it) is
+-- logged with each bad byte as U+FFFD, its exact bytes in base64 next to it
+-- and a flag: `body_base64` and `body_invalid_utf8 = true` (likewise
+-- `path_…`, `query_…`); `headers_base64` (an object holding only such
+-- headers) and `headers_invalid_utf8 = true`.
+--
 -- A fault applies to the next request whose raw path starts with `path`
 -- (default: any) and, if given, whose method is `method`; it is used `times`
 -- times (default 1). The request is logged all the same. Fields:
@@ -46,8 +53,8 @@ local socket = require("socket")
 local json = require("hamsa.core").json
 
 local concat, remove = table.concat, table.remove
-local char, find, format, gmatch, gsub, lower, match, sub, upper =
-    string.char, string.find, string.format, string.gmatch,
+local byte, char, find, format, gmatch, gsub, lower, match, sub, upper =
+    string.byte, string.char, string.find, string.format, string.gmatch,
     string.gsub, string.lower, string.match, string.sub, string.upper
 local floor, random = math.floor, math.random
 local tointeger = math.tointeger or function(x) return x == floor(x) and x or nil end
@@ -124,6 +131,73 @@ end
 
 local function unescape(s)
     return (gsub(s, "%%(%x%x)", function(h) return char(tonumber(h, 16)) end))
+end
+
+-- Length of the well-formed UTF-8 sequence at s[i] (a byte >= 0x80), or 0:
+-- the rules of the JSON encoder (RFC 3629: no overlong forms, surrogates or
+-- code points above U+10FFFF).
+local function utf8_seq(s, i)
+    local c, c1, c2, c3 = byte(s, i, i + 3)
+    local cont2 = c2 and c2 >= 0x80 and c2 <= 0xBF
+    if c < 0xC2 or not c1 then return 0 end
+    if c < 0xE0 then return (c1 >= 0x80 and c1 <= 0xBF) and 2 or 0 end
+    local lo, hi = 0x80, 0xBF
+    if c < 0xF0 then
+        if c == 0xE0 then lo = 0xA0 elseif c == 0xED then hi = 0x9F end
+        return (c1 >= lo and c1 <= hi and cont2) and 3 or 0
+    end
+    if c < 0xF5 then
+        if c == 0xF0 then lo = 0x90 elseif c == 0xF4 then hi = 0x8F end
+        return (c1 >= lo and c1 <= hi and cont2 and c3 and c3 >= 0x80 and c3 <= 0xBF) and 4 or 0
+    end
+    return 0
+end
+
+-- s and true when s is valid UTF-8 (it encodes as a JSON string); else a
+-- copy with every byte that starts no valid sequence replaced by U+FFFD,
+-- and false.
+local function utf8_text(s)
+    if not find(s, "[\128-\255]") or json.encode(s) then return s, true end
+    local out, start, i = {}, 1, 1
+    while true do
+        i = find(s, "[\128-\255]", i)
+        if not i then break end
+        local n = utf8_seq(s, i)
+        if n > 0 then
+            i = i + n
+        else
+            out[#out + 1] = sub(s, start, i - 1)
+            out[#out + 1] = "\239\191\189"
+            i = i + 1
+            start = i
+        end
+    end
+    out[#out + 1] = sub(s, start)
+    return concat(out), false
+end
+
+local B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+local B64_PAIRS = {}   -- 12 bits -> two base64 digits
+for v = 0, 4095 do
+    local a, b = floor(v / 64) + 1, v % 64 + 1
+    B64_PAIRS[v] = sub(B64, a, a) .. sub(B64, b, b)
+end
+
+local function base64(s)
+    local out, n = {}, #s
+    local full = n - n % 3
+    for i = 1, full, 3 do
+        local a, b, c = byte(s, i, i + 2)
+        local v = a * 65536 + b * 256 + c
+        out[#out + 1] = B64_PAIRS[floor(v / 4096)] .. B64_PAIRS[v % 4096]
+    end
+    if n > full then   -- one or two bytes left: pad to four digits
+        local a, b = byte(s, full + 1, n)
+        local v = a * 65536 + (b or 0) * 256
+        local tail = B64_PAIRS[floor(v / 4096)] .. B64_PAIRS[v % 4096]
+        out[#out + 1] = sub(tail, 1, b and 3 or 2) .. (b and "=" or "==")
+    end
+    return concat(out)
 end
 
 local function parse_query(q)
@@ -525,7 +599,7 @@ local function route(self, req)
             if n == 3 and m == "PATCH" then return update_agent(self, req, unescape(seg[3])) end
         end
     end
-    return fail(404, "Cannot " .. m .. " " .. req.path, "NOT_FOUND")
+    return fail(404, "Cannot " .. m .. " " .. (utf8_text(req.path)), "NOT_FOUND")
 end
 
 ---------------------------------------------------------------------------
@@ -657,7 +731,7 @@ local function control(self, req)
     elseif p == "/__mock/shutdown" and m == "POST" then
         return ok("shutting down"), true
     end
-    return fail(404, "Cannot " .. m .. " " .. p, "NOT_FOUND")
+    return fail(404, "Cannot " .. m .. " " .. (utf8_text(p)), "NOT_FOUND")
 end
 
 ---------------------------------------------------------------------------
@@ -673,12 +747,38 @@ local function hang(conn)   -- never answer; discard input until the peer leaves
     repeat conn.buf = "" until not fill(conn)
 end
 
+-- Sets entry[field] to s, which must encode as JSON: a string that is not
+-- valid UTF-8 is logged with each bad byte as U+FFFD, plus its exact bytes
+-- in <field>_base64 and <field>_invalid_utf8 = true.
+local function log_text(entry, field, s)
+    local text, valid = utf8_text(s)
+    entry[field] = text
+    if not valid then
+        entry[field .. "_base64"] = base64(s)
+        entry[field .. "_invalid_utf8"] = true
+    end
+end
+
 local function log_request(self, req)
-    self.log[#self.log + 1] = {
-        method = req.method, path = req.path, query = req.query,
-        headers = json.object and json.object(req.headers) or req.headers, body = req.body,
-        at = clock(),
-    }
+    local entry = { method = req.method, at = clock() }
+    log_text(entry, "path", req.path)
+    log_text(entry, "query", req.query)
+    log_text(entry, "body", req.body)
+    local headers, raw = {}, nil
+    for name, value in pairs(req.headers) do   -- names are tokens: ASCII
+        local text, valid = utf8_text(value)
+        headers[name] = text
+        if not valid then
+            raw = raw or {}
+            raw[name] = base64(value)
+        end
+    end
+    entry.headers = json.object and json.object(headers) or headers
+    if raw then
+        entry.headers_base64 = json.object and json.object(raw) or raw
+        entry.headers_invalid_utf8 = true
+    end
+    self.log[#self.log + 1] = entry
 end
 
 -- fn(self, req), with a 500 instead of a dropped connection when it raises.
