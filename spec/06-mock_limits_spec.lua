@@ -36,7 +36,253 @@ local function post(url, path, body)
     return exchange(url, head("POST", path, { "Content-Length: " .. #body }) .. body)
 end
 
+-- Whether the peer has closed c (or reset it): a read then fails with
+-- something other than "timeout".
+local function closed_by_peer(c, wait)
+    c:settimeout(wait)
+    local data, err = c:receive(1)
+    return data == nil and err ~= "timeout", err
+end
+
+local function count_ok(url, n)
+    local got = 0
+    for _ = 1, n do
+        local r = exchange(url, head("GET", "/v1/voice-agents"))
+        if r and r.status == 200 then got = got + 1 end
+    end
+    return got
+end
+
 describe("hamsa.mock limits", function()
+    describe("stalled clients", function()
+        it("answers a client at once while 900 connections sit on half-sent requests", function()
+            local server = helpers.start_mock()   -- default limits: 900 connections, 10 s per head
+            local stalled = {}
+            for i = 1, 900 do
+                stalled[i] = connect(server.url)
+                stalled[i]:send("GET /v1/voice-agents HTTP/1.1\r\nHost: mock\r\nX-Half: ")
+            end
+            socket.sleep(0.3)
+            local t0 = socket.gettime()
+            local r, err = exchange(server.url, head("GET", "/v1/voice-agents"), 5)
+            local elapsed = socket.gettime() - t0
+            for _, c in ipairs(stalled) do c:close() end
+            local stats = r and server:stats()
+            server:stop()
+            assert.is_table(r, "no answer while 900 clients stall: " .. tostring(err))
+            assert.equal(200, r.status)
+            assert.is_true(elapsed < 5, "answered after " .. elapsed .. " s")   -- well before the 10 s timeout
+            assert.is_true(stats.evicted >= 1)
+        end)
+    end)
+
+    describe("timeouts", function()
+        local server
+        lazy_setup(function()
+            server = helpers.start_mock{ header_timeout = 0.5, idle_timeout = 0.5, body_timeout = 0.5 }
+        end)
+        lazy_teardown(function() server:stop() end)
+
+        it("header_timeout: 408 and close when the head is not complete in time", function()
+            local c = connect(server.url, 3)
+            local t0 = socket.gettime()
+            c:send("GET /v1/voice-agents HTTP/1.1\r\nHost: mock\r\n")
+            local r, err = helpers.read_response(c)
+            local elapsed = socket.gettime() - t0
+            assert.is_table(r, "no 408: " .. tostring(err))
+            assert.equal(408, r.status)
+            assert.equal("REQUEST_TIMEOUT", cjson.decode(r.body).messageKey)
+            assert.equal("close", r.headers.connection)
+            assert.is_true(closed_by_peer(c, 1))
+            c:close()
+            assert.is_true(elapsed >= 0.4 and elapsed < 2.5, "408 after " .. elapsed .. " s")
+        end)
+
+        it("header_timeout bounds the whole head, not the pause between bytes", function()
+            local c = connect(server.url, 3)
+            local t0 = socket.gettime()
+            c:send("GET /v1/voice-agents HTTP/1.1\r\nX-Drip: ")
+            local ended, elapsed
+            while socket.gettime() - t0 < 3 do   -- a byte every 0.05 s: never idle long
+                if not c:send("a") then break end
+                ended = closed_by_peer(c, 0.05)
+                if ended then break end
+            end
+            elapsed = socket.gettime() - t0
+            c:close()
+            assert.is_true(elapsed < 2.5, "a dripping head was served for " .. elapsed .. " s")
+        end)
+
+        it("closes a new connection that sends nothing within header_timeout", function()
+            local c = connect(server.url, 3)
+            local t0 = socket.gettime()
+            local closed, err = closed_by_peer(c, 3)
+            local elapsed = socket.gettime() - t0
+            c:close()
+            assert.is_true(closed, "still open: " .. tostring(err))
+            assert.is_true(elapsed < 2.5, "closed after " .. elapsed .. " s")
+        end)
+
+        it("idle_timeout: keeps a connection alive between requests, then closes it silently", function()
+            local c = connect(server.url, 3)
+            c:send(head("GET", "/v1/voice-agents"))
+            assert.equal(200, assert(helpers.read_response(c)).status)
+            c:send(head("GET", "/v1/voice-agents"))
+            local r = assert(helpers.read_response(c))
+            assert.equal(200, r.status)
+            assert.equal("keep-alive", r.headers.connection)
+            local t0 = socket.gettime()
+            local closed, err = closed_by_peer(c, 3)
+            local elapsed = socket.gettime() - t0
+            c:close()
+            assert.is_true(closed, "still open: " .. tostring(err))
+            assert.equal("closed", err)   -- no 408 on an idle connection
+            assert.is_true(elapsed >= 0.4 and elapsed < 2.5, "closed after " .. elapsed .. " s")
+        end)
+
+        it("body_timeout: 408 when the body stops short of its Content-Length", function()
+            local c = connect(server.url, 3)
+            local t0 = socket.gettime()
+            c:send(head("POST", "/v1/voice-agents", { "Content-Length: 20" }) .. '{"agen')
+            local r, err = helpers.read_response(c)
+            local elapsed = socket.gettime() - t0
+            c:close()
+            assert.is_table(r, "no 408: " .. tostring(err))
+            assert.equal(408, r.status)
+            assert.is_true(elapsed >= 0.4 and elapsed < 2.5, "408 after " .. elapsed .. " s")
+            local c2 = connect(server.url, 3)   -- chunked, stalled mid-chunk
+            c2:send(head("POST", "/v1/voice-agents", { "Transfer-Encoding: chunked" }) .. "10\r\n{\"a")
+            r, err = helpers.read_response(c2)
+            c2:close()
+            assert.is_table(r, "no 408: " .. tostring(err))
+            assert.equal(408, r.status)
+            assert.is_true(server:stats().timeouts >= 3)
+        end)
+    end)
+
+    describe("connection bound", function()
+        it("a new client takes the slot of the longest waiting one, never of one being answered", function()
+            local server = helpers.start_mock{ max_connections = 4 }
+            server:fault{ path = "/v1/voice-agents/hang", action = "hang" }
+            local hung = connect(server.url)
+            hung:send(head("GET", "/v1/voice-agents/hang"))
+            local deadline = socket.gettime() + 5
+            while server:stats().inflight < 1 and socket.gettime() < deadline do socket.sleep(0.02) end
+            local stalled = {}
+            for i = 1, 3 do
+                stalled[i] = connect(server.url)
+                stalled[i]:send("GET /v1/voice-agents HTTP/1.1\r\n")
+                socket.sleep(0.05)
+            end
+            local r, err = exchange(server.url, head("GET", "/v1/voice-agents"), 5)
+            assert.is_table(r, "no answer at the connection bound: " .. tostring(err))
+            assert.equal(200, r.status)
+            assert.is_true(closed_by_peer(stalled[1], 1), "the oldest stalled connection is still open")
+            assert.is_false(closed_by_peer(hung, 0.2), "the connection being answered was closed")
+            local stats = server:stats()
+            assert.is_true(stats.evicted >= 1)
+            assert.is_true(stats.connections <= 4)
+            hung:close()
+            for _, c in ipairs(stalled) do c:close() end
+            server:stop()
+        end)
+
+        it("serves a client when the process runs out of descriptors", function()
+            -- The mock under a `ulimit -n` some 40 above the descriptors it
+            -- may inherit from this process, then more stalled connections
+            -- than that.
+            local p = io.popen("ls /proc/$PPID/fd 2>/dev/null")
+            local top = 0
+            for fd in p:read("*a"):gmatch("%d+") do top = math.max(top, tonumber(fd)) end
+            p:close()
+            if top == 0 then
+                pending("needs /proc to count open descriptors")
+                return
+            end
+            local limit = top + 41
+            local wrapper = os.tmpname()
+            local f = assert(io.open(wrapper, "w"))
+            f:write("#!/bin/sh\nulimit -n ", limit, " || exit 1\nexec ", helpers.quote(helpers.mock_lua), ' "$@"\n')
+            f:close()
+            os.execute("chmod +x " .. helpers.quote(wrapper))
+            local lua = helpers.mock_lua
+            helpers.mock_lua = wrapper
+            local ok, server = pcall(helpers.start_mock)
+            helpers.mock_lua = lua
+            os.remove(wrapper)
+            assert(ok, server)
+            local stalled = {}
+            for i = 1, limit + 20 do
+                stalled[i] = connect(server.url)
+                stalled[i]:send("GET /v1/voice-agents HTTP/1.1\r\n")
+            end
+            socket.sleep(0.3)
+            local r, err = exchange(server.url, head("GET", "/v1/voice-agents"), 5)
+            for _, c in ipairs(stalled) do c:close() end
+            local answered = r and count_ok(server.url, 3)
+            local stats = r and server:stats()
+            server:stop()
+            assert.is_table(r, "no answer out of descriptors: " .. tostring(err))
+            assert.equal(200, r.status)
+            assert.equal(3, answered)
+            assert.is_true(stats.evicted >= 1)
+        end)
+
+        it("never raises in step() on a descriptor select() cannot watch", function()
+            local mock = require("hamsa.mock")
+            local srv = assert(mock.new{ port = 0 })
+            local files, high, other = {}, nil, nil
+            local function release()   -- spawned mocks would inherit these descriptors
+                for i = #files, 1, -1 do files[i]:close(); files[i] = nil end
+                if high then high:close() end
+                if other then other:close() end
+            end
+            finally(function() release(); srv:close() end)
+            -- push the next descriptors past FD_SETSIZE (1024)
+            while true do
+                local probe = socket.tcp4()   -- tcp() would open its descriptor only on connect
+                local fd = tonumber(probe:getfd())
+                probe:close()
+                if fd >= 1024 then break end
+                local file = io.open("/dev/null")
+                if not file then break end
+                files[#files + 1] = file
+            end
+            local function pump(c, want)
+                local got, deadline = "", socket.gettime() + 3
+                while socket.gettime() < deadline and not got:find(want) do
+                    local okr, err = pcall(srv.step, srv, 0.01)
+                    assert(okr, err)
+                    local data, rerr, partial = c:receive(8192)
+                    got = got .. (data or partial or "")
+                    if rerr == "closed" then break end
+                end
+                return got
+            end
+            high = socket.tcp4()
+            if tonumber(high:getfd()) < 1024 then
+                pending("ulimit -n too low to reach descriptor 1024")
+                return
+            end
+            high:settimeout(0)
+            high:connect("127.0.0.1", srv.port)
+            local got = pump(high, "\r\n\r\n")
+            local err
+            other, err = mock.new{ port = 0 }   -- its listener would be >= 1024 too
+            release()
+            assert.is_nil(other)
+            assert.matches("descriptor too large", err)
+            assert.matches("^HTTP/1%.1 503 ", got)
+            local c = socket.tcp()   -- a low descriptor again: served
+            c:settimeout(0)
+            c:connect("127.0.0.1", srv.port)
+            c:send(head("GET", "/v1/voice-agents", { "Connection: close" }))
+            got = pump(c, "}$")
+            c:close()
+            assert.matches("^HTTP/1%.1 200 OK\r\n", got)
+        end)
+    end)
+
     describe("request log", function()
         local server
         lazy_setup(function() server = helpers.start_mock() end)
@@ -84,6 +330,32 @@ describe("hamsa.mock limits", function()
             assert.same({ ["x-bin"] = "doB2" }, entry.headers_base64)
             assert.is_true(entry.headers_invalid_utf8)
             assert.is_nil(entry.body_base64)
+        end)
+    end)
+
+    describe("options", function()
+        it("mock.new raises on a bad timeout; bin/hamsa-mock exits 2 on a bad limit flag", function()
+            local mock = require("hamsa.mock")
+            for _, opts in ipairs({ { header_timeout = 0 }, { idle_timeout = -1 }, { body_timeout = "1" },
+                                    { header_timeout = 0 / 0 } }) do
+                assert.has_error(function() mock.new(opts) end)
+            end
+            local script = helpers.quote(helpers.root .. "/bin/hamsa-mock")
+            local env = "LUA_PATH=" .. helpers.quote(helpers.root .. "/lua/?.lua;;") .. " "
+            for _, args in ipairs({ "--header-timeout 0", "--idle-timeout x", "--body-timeout -1",
+                                    "--max-connections 1001", "--max-connections 2.5" }) do
+                local p = io.popen(env .. helpers.mock_lua .. " " .. script .. " " .. args
+                    .. " 2>/dev/null; echo \"rc=$?\"")
+                local out = p:read("*a")
+                p:close()
+                assert.matches("rc=2", out, 1, true)
+            end
+            local p = io.popen(env .. helpers.mock_lua .. " " .. script .. " --help")
+            local out = p:read("*a")
+            p:close()
+            for _, flag in ipairs({ "--header-timeout", "--idle-timeout", "--body-timeout", "--max-connections" }) do
+                assert.matches(flag, out, 1, true)
+            end
         end)
     end)
 end)

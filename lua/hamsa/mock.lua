@@ -21,7 +21,9 @@
 -- headers, body}`), `DELETE /__mock/requests`, `POST /__mock/faults` (one
 -- fault or a list, queued FIFO), `GET /__mock/faults` (pending ones),
 -- `DELETE /__mock/faults`, `GET /__mock/stats` (`requests`, `inflight`,
--- `max_inflight`: API requests answered at once, reset with the log),
+-- `max_inflight`: API requests answered at once, reset with the log;
+-- `connections` open now; since start, `timeouts` (connections closed by a
+-- timeout below), `evicted` and `rejected` (see `max_connections`)),
 -- `POST /__mock/reset` (agents, log and faults),
 -- `POST /__mock/shutdown` (answers, then `run` returns).
 --
@@ -31,6 +33,20 @@
 -- and a flag: `body_base64` and `body_invalid_utf8 = true` (likewise
 -- `path_…`, `query_…`); `headers_base64` (an object holding only such
 -- headers) and `headers_invalid_utf8 = true`.
+--
+-- Limits, so that a slow or hostile client cannot starve the others (all
+-- options of `new`, and flags of bin/hamsa-mock):
+-- `header_timeout` (10 s): a new connection must deliver its whole request
+-- head (request line and headers) this soon after it opens; on a kept-alive
+-- one, this soon after the request's first byte. Late: 408, then close.
+-- `idle_timeout` (30 s): a kept-alive connection with no request begun is
+-- closed (without an answer) after this long. `body_timeout` (30 s): the
+-- whole body must arrive this soon after the head. `max_connections` (900,
+-- at most 1000: select() cannot watch descriptors >= 1024): at the bound, or
+-- when the process runs out of descriptors, a new connection takes the slot
+-- of the one that has waited longest for a request (`evicted`: closed
+-- without an answer); connections being answered are never evicted, and
+-- when all are, new ones wait in the listen queue.
 --
 -- A fault applies to the next request whose raw path starts with `path`
 -- (default: any) and, if given, whose method is `method`; it is used `times`
@@ -72,8 +88,14 @@ local MAX_LINE = 16384         -- request line or one header line
 local MAX_HEADERS = 100
 local MAX_BODY = 16 * 1024 * 1024
 local ACCEPT_BURST = 64        -- connections accepted per step
+local ACCEPT_PAUSE = 0.1       -- seconds without accepting when out of descriptors
 local DEFAULT_MAX_CONNECTIONS = 900  -- select() cannot watch descriptors >= FD_SETSIZE (1024)
+local SETSIZE = socket._SETSIZE or 1024
+local DEFAULT_HEADER_TIMEOUT = 10
+local DEFAULT_IDLE_TIMEOUT = 30
+local DEFAULT_BODY_TIMEOUT = 30
 local DEFAULT_DRIP_INTERVAL = 0.1
+local DEADLINE = {}            -- recv's error when the connection's deadline passed
 
 local REASONS = {
     [100] = "Continue", [200] = "OK", [201] = "Created", [202] = "Accepted",
@@ -282,15 +304,27 @@ end
 ---------------------------------------------------------------------------
 -- Connection I/O, run inside the connection's coroutine. Each helper yields
 -- "read", "write" or "sleep" to the scheduler when it would block.
+--
+-- A connection is in one phase at a time: "idle" (no byte of the next
+-- request yet), "head" (reading the request line and headers), "body", or
+-- "busy" (answering). While it waits for a request (idle, head, body) it has
+-- a deadline: reads past it fail with DEADLINE, and such a connection may be
+-- evicted when a new one needs its slot.
 ---------------------------------------------------------------------------
 
--- Up to `max` bytes (at least one), or nil and a socket error.
+local function enter(conn, phase, deadline)
+    conn.phase, conn.since, conn.deadline = phase, clock(), deadline
+end
+
+-- Up to `max` bytes (at least one), or nil and a socket error (DEADLINE
+-- once conn.deadline has passed).
 local function recv(conn, max)
     while true do
         local data, err, partial = conn.sock:receive(max)
         local chunk = data or partial
         if chunk and chunk ~= "" then return chunk end
         if err ~= "timeout" then return nil, err or "closed" end
+        if conn.deadline and clock() >= conn.deadline then return nil, DEADLINE end
         yield("read")
     end
 end
@@ -323,17 +357,18 @@ local function sleep(seconds)
     if seconds > 0 then yield("sleep", clock() + seconds) end
 end
 
--- Errors come back as nil, message, bad: `bad` is true when the client sent
--- something malformed (answer 400), false/nil when the socket failed.
-local function read_line(conn)
+-- One line of at most `max` bytes (without its end), or nil and an error:
+-- a socket error, DEADLINE, or "line too long".
+local function read_line(conn, max)
     while true do
         local s, e = find(conn.buf, "\r?\n")
         if s then
+            if s - 1 > max then return nil, "line too long" end
             local line = sub(conn.buf, 1, s - 1)
             conn.buf = sub(conn.buf, e + 1)
             return line
         end
-        if #conn.buf > MAX_LINE then return nil, "line too long", true end
+        if #conn.buf > max + 1 then return nil, "line too long" end   -- + 1: a "\r"
         local okf, err = fill(conn)
         if not okf then return nil, err end
     end
@@ -357,73 +392,112 @@ local function read_exact(conn, n)
     return concat(parts)
 end
 
+-- Errors come back as nil, message, status: the status to answer (then
+-- close), or nil to close without an answer (the socket failed).
 local function read_chunked(conn)
     local parts, total = {}, 0
     while true do
-        local line, err, bad = read_line(conn)
-        if not line then return nil, err, bad end
+        local line, err = read_line(conn, MAX_LINE)
+        if not line then return nil, err, err == "line too long" and 400 or nil end
         local hex = match(line, "^%s*(%x+)%s*;?")
-        if not hex or #hex > 7 then return nil, "malformed chunk size", true end
+        if not hex or #hex > 7 then return nil, "malformed chunk size", 400 end
         local size = tonumber(hex, 16)
         if size == 0 then
             repeat   -- trailer fields, ignored
-                line, err, bad = read_line(conn)
-                if not line then return nil, err, bad end
+                line, err = read_line(conn, MAX_LINE)
+                if not line then return nil, err, err == "line too long" and 400 or nil end
             until line == ""
             return concat(parts)
         end
         total = total + size
-        if total > MAX_BODY then return nil, "body too large", true end
+        if total > MAX_BODY then return nil, "body too large", 400 end
         local data
         data, err = read_exact(conn, size)
         if not data then return nil, err end
         parts[#parts + 1] = data
-        line, err, bad = read_line(conn)
-        if not line then return nil, err, bad end
-        if line ~= "" then return nil, "malformed chunk", true end
+        line, err = read_line(conn, MAX_LINE)
+        if not line then return nil, err, err == "line too long" and 400 or nil end
+        if line ~= "" then return nil, "malformed chunk", 400 end
     end
 end
 
-local function read_request(conn)
-    local line, err, bad
+local function read_head(conn)
+    local line, err
     repeat   -- tolerate empty lines between requests (RFC 9112, 2.2)
-        line, err, bad = read_line(conn)
-        if not line then return nil, err, bad end
+        line, err = read_line(conn, MAX_LINE)
+        if not line then return nil, err, err == "line too long" and 400 or nil end
     until line ~= ""
     local method, target, version = match(line, "^(%u+) (/%S*) HTTP/(1%.[01])$")
-    if not method then return nil, "malformed request line", true end
+    if not method then return nil, "malformed request line", 400 end
     local headers, count = {}, 0
     while true do
-        line, err, bad = read_line(conn)
-        if not line then return nil, err, bad end
+        line, err = read_line(conn, MAX_LINE)
+        if not line then return nil, err, err == "line too long" and 400 or nil end
         if line == "" then break end
         count = count + 1
-        if count > MAX_HEADERS then return nil, "too many headers", true end
+        if count > MAX_HEADERS then return nil, "too many headers", 400 end
         local name, value = match(line, "^([%w!#$%%&'*+%-.^_`|~]+):[ \t]*(.-)[ \t]*$")
-        if not name then return nil, "malformed header line", true end
+        if not name then return nil, "malformed header line", 400 end
         name = lower(name)
         headers[name] = headers[name] and (headers[name] .. ", " .. value) or value
     end
-    local body = ""
+    return method, target, version, headers
+end
+
+local function read_body(self, conn, headers)
     local te, cl = headers["transfer-encoding"], headers["content-length"]
     local expect = lower(headers.expect or "") == "100-continue"
     if te then
         if not find(lower(te), "chunked", 1, true) then
-            return nil, "unsupported transfer-encoding", true
+            return nil, "unsupported transfer-encoding", 400
         end
+        enter(conn, "body", clock() + self.body_timeout)
         if expect then send_all(conn, "HTTP/1.1 100 Continue\r\n\r\n") end
-        body, err, bad = read_chunked(conn)
-        if not body then return nil, err, bad end
+        return read_chunked(conn)
     elseif cl then
         if not match(cl, "^%d+$") or #cl > 9 or tonumber(cl) > MAX_BODY then
-            return nil, "bad content-length", true
+            return nil, "bad content-length", 400
         end
         local n = tonumber(cl)
         if n > 0 then
+            enter(conn, "body", clock() + self.body_timeout)
             if expect then send_all(conn, "HTTP/1.1 100 Continue\r\n\r\n") end
-            body, err = read_exact(conn, n)
-            if not body then return nil, err end
+            return read_exact(conn, n)
         end
+    end
+    return ""
+end
+
+-- The next request on conn, or nil, message, status (as read_chunked).
+-- Deadlines: a new connection has header_timeout for its whole first head;
+-- a kept-alive one may idle idle_timeout before the next request begins,
+-- then has header_timeout for that head; a body has body_timeout.
+local function read_request(self, conn)
+    local start = clock()
+    local fresh = conn.served == 0
+    if conn.buf == "" then
+        enter(conn, "idle", start + (fresh and self.header_timeout or self.idle_timeout))
+        local okf, err = fill(conn)
+        if not okf then
+            if err == DEADLINE then self.timeouts = self.timeouts + 1 end
+            return nil, err == DEADLINE and "idle timeout" or err   -- closed without an answer
+        end
+        if not fresh then start = clock() end
+    end
+    enter(conn, "head", start + self.header_timeout)
+    local method, target, version, headers = read_head(conn)
+    local body, err, status
+    if method then
+        body, err, status = read_body(self, conn, headers)
+    else
+        err, status = target, version
+    end
+    if not body then
+        if err == DEADLINE then
+            self.timeouts = self.timeouts + 1
+            return nil, "request " .. conn.phase .. " timeout", 408
+        end
+        return nil, err, status
     end
     local path, query = match(target, "^([^?]*)%??(.*)$")
     local connection = lower(headers.connection or "")
@@ -433,6 +507,8 @@ local function read_request(conn)
     else
         keep = find(connection, "keep-alive", 1, true) ~= nil
     end
+    enter(conn, "busy", nil)
+    conn.served = conn.served + 1
     return { method = method, path = path, query = query, headers = headers, body = body, keep = keep }
 end
 
@@ -717,7 +793,9 @@ local function control(self, req)
         return ok("ok")
     elseif p == "/__mock/stats" and m == "GET" then
         return json_response(200, { requests = #self.log, inflight = self.inflight or 0,
-                                    max_inflight = self.max_inflight or 0 })
+                                    max_inflight = self.max_inflight or 0,
+                                    connections = self.nconns, timeouts = self.timeouts,
+                                    evicted = self.evicted, rejected = self.rejected })
     elseif p == "/__mock/faults" and m == "POST" then
         return add_faults(self, req)
     elseif p == "/__mock/faults" and m == "GET" then
@@ -840,11 +918,12 @@ end
 
 local function serve(self, conn)
     while not self.closed do
-        local req, err, bad = read_request(conn)
+        local req, err, status = read_request(self, conn)
         if not req then
-            if bad then
-                local res = fail(400, "Bad request: " .. err, "BAD_REQUEST")
-                send_all(conn, render_head(res, false) .. res.body)
+            if status then   -- one try, no waiting: the client may not be reading
+                local reason = REASONS[status]
+                local res = fail(status, reason .. ": " .. err, upper((gsub(reason, "%W+", "_"))))
+                conn.sock:send(render_head(res, false) .. res.body)
             end
             return
         end
@@ -879,18 +958,61 @@ local function resume(self, conn)
     conn.wait, conn.wake = what, arg
 end
 
+-- Closes the connection that has waited longest for (the rest of) a
+-- request; connections being answered are never chosen. False if none.
+local function evict_oldest(self)
+    local oldest
+    for conn in pairs(self.conns) do
+        if conn.phase ~= "busy" and (not oldest or conn.since < oldest.since) then oldest = conn end
+    end
+    if not oldest then return false end
+    drop(self, oldest)
+    self.evicted = self.evicted + 1
+    return true
+end
+
+local REJECT = "HTTP/1.1 503 Service Unavailable\r\nServer: hamsa-mock\r\nContent-Length: 0\r\n"
+    .. "Connection: close\r\n\r\n"
+
+local function reject(self, sock)   -- a 503 if it fits at once, then close
+    sock:settimeout(0)
+    sock:send(REJECT)
+    sock:close()
+    self.rejected = self.rejected + 1
+end
+
+-- Accepts what is pending. At the connection bound, or out of descriptors,
+-- a new connection takes the slot of the one waiting longest for a request,
+-- so clients that stall cannot lock out the others; if every connection is
+-- being answered, new ones wait in the listen queue (or, caught in a
+-- burst, are closed).
 local function accept_all(self)
     for _ = 1, ACCEPT_BURST do
-        if self.nconns >= self.max_connections then return end
-        local sock = self.listener:accept()
-        if not sock then return end
-        sock:settimeout(0)
-        sock:setoption("tcp-nodelay", true)
-        local conn = { sock = sock, buf = "" }
-        conn.co = cocreate(function() return serve(self, conn) end)
-        self.conns[conn] = true
-        self.nconns = self.nconns + 1
-        resume(self, conn)
+        local sock, err = self.listener:accept()
+        if not sock then
+            if err == "timeout" then return end
+            -- e.g. "Too many open files": free one and try again, or stop
+            -- polling the listener a while instead of spinning on it
+            if not evict_oldest(self) then
+                self.accept_paused = clock() + ACCEPT_PAUSE
+                return
+            end
+        elseif (tonumber(sock:getfd()) or 0) >= SETSIZE then
+            reject(self, sock)   -- select() cannot watch it; free a lower descriptor
+            evict_oldest(self)
+        elseif self.nconns >= self.max_connections and not evict_oldest(self) then
+            reject(self, sock)
+            return
+        else
+            sock:settimeout(0)
+            sock:setoption("tcp-nodelay", true)
+            local conn = { sock = sock, buf = "", served = 0 }
+            conn.co = cocreate(function() return serve(self, conn) end)
+            self.conns[conn] = true
+            self.nconns = self.nconns + 1
+            enter(conn, "idle", nil)
+            resume(self, conn)
+        end
     end
 end
 
@@ -898,13 +1020,16 @@ end
 -- Misuse (a wrong option type, an unknown option name) raises.
 -- @tparam[opt] table opts `host` ("127.0.0.1"), `port` (0: ephemeral),
 --   `api_key` ("test-key"), `latency` (0: seconds added before answering every
---   API request), `max_connections` (900), `backlog` (1024)
+--   API request), `max_connections` (900), `backlog` (1024), and in seconds,
+--   each > 0 (`math.huge`: never) `header_timeout` (10), `idle_timeout` (30),
+--   `body_timeout` (30); see the module comment
 -- @return the server, or `nil, err` when binding fails
 function M.new(opts)
     opts = opts or {}
     if type(opts) ~= "table" then error("hamsa.mock.new: opts must be a table", 2) end
     local known = { host = "string", port = "number", api_key = "string", latency = "number",
-                    max_connections = "number", backlog = "number" }
+                    max_connections = "number", backlog = "number", header_timeout = "number",
+                    idle_timeout = "number", body_timeout = "number" }
     for k, v in pairs(opts) do
         if not known[k] then error("hamsa.mock.new: unknown option '" .. tostring(k) .. "'", 2) end
         if type(v) ~= known[k] then error("hamsa.mock.new: option '" .. k .. "' must be a " .. known[k], 2) end
@@ -918,15 +1043,30 @@ function M.new(opts)
     if max_connections < 1 or max_connections > 1000 then
         error("hamsa.mock.new: max_connections must be within 1..1000", 2)
     end
+    local timeouts = {
+        header_timeout = opts.header_timeout or DEFAULT_HEADER_TIMEOUT,
+        idle_timeout = opts.idle_timeout or DEFAULT_IDLE_TIMEOUT,
+        body_timeout = opts.body_timeout or DEFAULT_BODY_TIMEOUT,
+    }
+    for name, v in pairs(timeouts) do
+        if v ~= v or v <= 0 then error("hamsa.mock.new: " .. name .. " must be > 0", 2) end
+    end
     local listener, err = socket.bind(host, port, opts.backlog or 1024)
     if not listener then
         return nil, format("hamsa-mock: cannot listen on %s:%d: %s", host, port, tostring(err))
+    end
+    if (tonumber(listener:getfd()) or 0) >= SETSIZE then
+        listener:close()
+        return nil, format("hamsa-mock: cannot listen on %s:%d: descriptor too large for select()",
+            host, port)
     end
     listener:settimeout(0)
     local addr, bound = listener:getsockname()
     local self = setmetatable({
         listener = listener, api_key = api_key, latency = latency,
         max_connections = max_connections, conns = {}, nconns = 0,
+        header_timeout = timeouts.header_timeout, idle_timeout = timeouts.idle_timeout,
+        body_timeout = timeouts.body_timeout, timeouts = 0, evicted = 0, rejected = 0,
         project_id = uuid4(), api_key_id = uuid4(), last_ms = 0,
         closed = false, stop_requested = false,
     }, Server)
@@ -952,13 +1092,25 @@ function Server:step(timeout)
     if self.closed then return nil, "closed" end
     local now = clock()
     local deadline = now + (timeout or 0)
-    local readers, writers = {}, {}
-    if self.nconns < self.max_connections then readers[1] = self.listener end
+    local readers, writers, waiting = {}, {}, 0
     for conn in pairs(self.conns) do
         local w = conn.wait
-        if w == "read" then readers[#readers + 1] = conn.sock
+        if w == "read" then
+            readers[#readers + 1] = conn.sock
+            local d = conn.deadline
+            if d and d < deadline then deadline = d end
         elseif w == "write" then writers[#writers + 1] = conn.sock
         elseif conn.wake < deadline then deadline = conn.wake end
+        if conn.phase ~= "busy" then waiting = waiting + 1 end
+    end
+    -- The listener is watched while a new connection can get a slot: a
+    -- free one, or one waiting for a request (evicted for it).
+    local paused = self.accept_paused
+    if paused and paused <= now then paused, self.accept_paused = nil, nil end
+    if paused then
+        if paused < deadline then deadline = paused end
+    elseif self.nconns < self.max_connections or waiting > 0 then
+        readers[#readers + 1] = self.listener
     end
     local wait = deadline - now
     local readable, writable = select(readers, writers, wait > 0 and wait or 0)
@@ -967,7 +1119,8 @@ function Server:step(timeout)
     local ready = {}
     for conn in pairs(self.conns) do
         local w = conn.wait
-        if (w == "read" and readable[conn.sock]) or (w == "write" and writable[conn.sock])
+        if (w == "read" and (readable[conn.sock] or (conn.deadline and conn.deadline <= now)))
+            or (w == "write" and writable[conn.sock])
             or (w == "sleep" and conn.wake <= now) then
             ready[#ready + 1] = conn
         end
