@@ -333,6 +333,80 @@ describe("hamsa.mock limits", function()
         end)
     end)
 
+    describe("hostile requests", function()
+        local server
+        lazy_setup(function() server = helpers.start_mock() end)
+        lazy_teardown(function() server:stop() end)
+        before_each(function() server:reset() end)
+
+        local function list_status()
+            return (exchange(server.url, head("GET", "/v1/voice-agents")) or {}).status
+        end
+
+        it("refuses a body it could not answer again (1e999, nesting too deep) with 400", function()
+            local cases = {
+                '{"agentName":"A","x":1e999}',
+                '{"agentName":"A","x":[-1e999]}',
+                '{"agentName":"A","x":' .. ("["):rep(997) .. ("]"):rep(997) .. "}",
+            }
+            for _, body in ipairs(cases) do
+                local r = assert(post(server.url, "/v1/voice-agents", body))
+                assert.equal(400, r.status)
+                assert.equal("BAD_REQUEST", cjson.decode(r.body).messageKey)
+                assert.equal(200, list_status())
+            end
+            local deepest = '{"agentName":"A","x":' .. ("["):rep(996) .. ("]"):rep(996) .. "}"
+            assert.equal(200, assert(post(server.url, "/v1/voice-agents", deepest)).status)
+            assert.equal(200, list_status())
+            local call = '{"toNumber":"+1","twilioPhoneNumber":"+2","agentDetails":{"x":'
+                .. ("["):rep(995) .. ("]"):rep(995) .. "}}"
+            assert.equal(200, assert(post(server.url, "/v1/voice-agents/twilio/call", call)).status)
+        end)
+
+        it("refuses a fault with a number out of range, so GET /__mock/faults still answers", function()
+            for _, spec in ipairs({ '{"delay":1e999}', '{"interval":1e999}', '[{"status":500},{"delay":-1e999}]' }) do
+                local r = assert(post(server.url, "/__mock/faults", spec))
+                assert.equal(400, r.status)
+            end
+            local status, raw = helpers.http("GET", server.url .. "/__mock/faults")
+            assert.equal(200, status)
+            assert.same({}, cjson.decode(raw))
+        end)
+
+        it("answers 414 and 431 to oversized heads, 413 to oversized bodies, 400 to bad chunks", function()
+            local cases = {
+                { head("GET", "/v1/" .. ("a"):rep(20000)), 414 },
+                { head("GET", "/v1/voice-agents", { "X-Big: " .. ("b"):rep(20000) }), 431 },
+                { head("GET", "/v1/voice-agents", { "X-Big: " .. ("b"):rep(16000) }), 200 },
+                { head("GET", "/v1/voice-agents", (function()
+                    local h = {}
+                    for i = 1, 5 do h[i] = "X-Big-" .. i .. ": " .. ("c"):rep(15000) end
+                    return h
+                end)()), 431 },
+                { head("GET", "/v1/voice-agents", (function()
+                    local h = {}
+                    for i = 1, 101 do h[i] = "X-" .. i .. ": 1" end
+                    return h
+                end)()), 431 },
+                { head("POST", "/v1/voice-agents", { "Content-Length: 16777217" }), 413 },
+                { head("POST", "/v1/voice-agents", { "Content-Length: 99999999999999999999" }), 413 },
+                { head("POST", "/v1/voice-agents", { "Content-Length: 1e3" }), 400 },
+                { head("POST", "/v1/voice-agents", { "Transfer-Encoding: chunked" }) .. "fffffff\r\n", 413 },
+                { head("POST", "/v1/voice-agents", { "Transfer-Encoding: chunked" }) .. "ffffffff\r\n", 400 },
+                { head("POST", "/v1/voice-agents", { "Transfer-Encoding: chunked" }) .. "zz\r\n", 400 },
+                { head("POST", "/v1/voice-agents", { "Transfer-Encoding: chunked" }) .. "2\r\n{}xx\r\n", 400 },
+                { head("POST", "/v1/voice-agents", { "Transfer-Encoding: chunked" })
+                  .. ("1;" .. ("e"):rep(2000) .. "\r\n"), 400 },
+            }
+            for i, case in ipairs(cases) do
+                local r, err = exchange(server.url, case[1])
+                assert.is_table(r, "case " .. i .. ": " .. tostring(err))
+                assert.equal(case[2], r.status, "case " .. i)
+            end
+            assert.equal(200, list_status())
+        end)
+    end)
+
     describe("options", function()
         it("mock.new raises on a bad timeout; bin/hamsa-mock exits 2 on a bad limit flag", function()
             local mock = require("hamsa.mock")

@@ -46,7 +46,10 @@
 -- when the process runs out of descriptors, a new connection takes the slot
 -- of the one that has waited longest for a request (`evicted`: closed
 -- without an answer); connections being answered are never evicted, and
--- when all are, new ones wait in the listen queue.
+-- when all are, new ones wait in the listen queue. A head is at most 64 KiB
+-- (a line 16 KiB, 100 headers: else 414 or 431), a body 16 MiB (413).
+-- A body that the API routes store must also encode again: deeper than 997
+-- levels, or a number beyond the double range (1e999), is a 400.
 --
 -- A fault applies to the next request whose raw path starts with `path`
 -- (default: any) and, if given, whose method is `method`; it is used `times`
@@ -72,7 +75,7 @@ local concat, remove = table.concat, table.remove
 local byte, char, find, format, gmatch, gsub, lower, match, sub, upper =
     string.byte, string.char, string.find, string.format, string.gmatch,
     string.gsub, string.lower, string.match, string.sub, string.upper
-local floor, random = math.floor, math.random
+local floor, huge, random = math.floor, math.huge, math.random
 local tointeger = math.tointeger or function(x) return x == floor(x) and x or nil end
 local cocreate, coresume, costatus, yield =
     coroutine.create, coroutine.resume, coroutine.status, coroutine.yield
@@ -85,8 +88,13 @@ local JSON_TYPE = "application/json; charset=utf-8"
 
 local RECV_SIZE = 8192
 local MAX_LINE = 16384         -- request line or one header line
+local MAX_HEAD = 65536         -- request line and headers together
 local MAX_HEADERS = 100
+local MAX_CHUNK_LINE = 1024    -- a chunk-size line, extensions included
 local MAX_BODY = 16 * 1024 * 1024
+-- A stored agent is answered three levels down (envelope, data, voiceAgents)
+-- and the encoder stops at 1000 levels: deeper bodies are refused up front.
+local MAX_BODY_DEPTH = 997
 local ACCEPT_BURST = 64        -- connections accepted per step
 local ACCEPT_PAUSE = 0.1       -- seconds without accepting when out of descriptors
 local DEFAULT_MAX_CONNECTIONS = 900  -- select() cannot watch descriptors >= FD_SETSIZE (1024)
@@ -103,8 +111,9 @@ local REASONS = {
     [304] = "Not Modified", [400] = "Bad Request", [401] = "Unauthorized",
     [402] = "Payment Required", [403] = "Forbidden", [404] = "Not Found",
     [405] = "Method Not Allowed", [408] = "Request Timeout", [409] = "Conflict",
-    [413] = "Payload Too Large", [422] = "Unprocessable Entity",
-    [429] = "Too Many Requests", [500] = "Internal Server Error",
+    [413] = "Payload Too Large", [414] = "URI Too Long", [422] = "Unprocessable Entity",
+    [429] = "Too Many Requests", [431] = "Request Header Fields Too Large",
+    [500] = "Internal Server Error",
     [501] = "Not Implemented", [502] = "Bad Gateway", [503] = "Service Unavailable",
     [504] = "Gateway Timeout",
 }
@@ -397,7 +406,7 @@ end
 local function read_chunked(conn)
     local parts, total = {}, 0
     while true do
-        local line, err = read_line(conn, MAX_LINE)
+        local line, err = read_line(conn, MAX_CHUNK_LINE)
         if not line then return nil, err, err == "line too long" and 400 or nil end
         local hex = match(line, "^%s*(%x+)%s*;?")
         if not hex or #hex > 7 then return nil, "malformed chunk size", 400 end
@@ -405,37 +414,42 @@ local function read_chunked(conn)
         if size == 0 then
             repeat   -- trailer fields, ignored
                 line, err = read_line(conn, MAX_LINE)
-                if not line then return nil, err, err == "line too long" and 400 or nil end
+                if not line then return nil, err, err == "line too long" and 431 or nil end
             until line == ""
             return concat(parts)
         end
         total = total + size
-        if total > MAX_BODY then return nil, "body too large", 400 end
+        if total > MAX_BODY then return nil, "body too large", 413 end
         local data
         data, err = read_exact(conn, size)
         if not data then return nil, err end
         parts[#parts + 1] = data
-        line, err = read_line(conn, MAX_LINE)
-        if not line then return nil, err, err == "line too long" and 400 or nil end
+        line, err = read_line(conn, 0)   -- the CRLF after the data, nothing else
+        if not line and err ~= "line too long" then return nil, err end
         if line ~= "" then return nil, "malformed chunk", 400 end
     end
 end
 
 local function read_head(conn)
-    local line, err
+    local line, err, used
     repeat   -- tolerate empty lines between requests (RFC 9112, 2.2)
         line, err = read_line(conn, MAX_LINE)
-        if not line then return nil, err, err == "line too long" and 400 or nil end
+        if not line then return nil, err, err == "line too long" and 414 or nil end
     until line ~= ""
     local method, target, version = match(line, "^(%u+) (/%S*) HTTP/(1%.[01])$")
     if not method then return nil, "malformed request line", 400 end
     local headers, count = {}, 0
+    used = #line + 2
     while true do
-        line, err = read_line(conn, MAX_LINE)
-        if not line then return nil, err, err == "line too long" and 400 or nil end
+        line, err = read_line(conn, MAX_LINE < MAX_HEAD - used and MAX_LINE or MAX_HEAD - used)
+        if not line then
+            if err == "line too long" then return nil, "request head too large", 431 end
+            return nil, err
+        end
         if line == "" then break end
+        used = used + #line + 2
         count = count + 1
-        if count > MAX_HEADERS then return nil, "too many headers", 400 end
+        if count > MAX_HEADERS then return nil, "too many headers", 431 end
         local name, value = match(line, "^([%w!#$%%&'*+%-.^_`|~]+):[ \t]*(.-)[ \t]*$")
         if not name then return nil, "malformed header line", 400 end
         name = lower(name)
@@ -455,9 +469,8 @@ local function read_body(self, conn, headers)
         if expect then send_all(conn, "HTTP/1.1 100 Continue\r\n\r\n") end
         return read_chunked(conn)
     elseif cl then
-        if not match(cl, "^%d+$") or #cl > 9 or tonumber(cl) > MAX_BODY then
-            return nil, "bad content-length", 400
-        end
+        if not match(cl, "^%d+$") then return nil, "bad content-length", 400 end
+        if #cl > 9 or tonumber(cl) > MAX_BODY then return nil, "body too large", 413 end
         local n = tonumber(cl)
         if n > 0 then
             enter(conn, "body", clock() + self.body_timeout)
@@ -532,6 +545,12 @@ local function parse_body(req)
     end
     if not is_object(value) then
         return nil, fail(400, "Request body must be a JSON object", "BAD_REQUEST")
+    end
+    -- What is stored must encode again in every answer: no number that
+    -- overflowed to infinity (1e999), no nesting deeper than answers carry.
+    local encoded, err = json.encode(value, MAX_BODY_DEPTH)
+    if not encoded then
+        return nil, fail(400, "Invalid JSON body: " .. gsub(tostring(err), "^json: ", ""), "BAD_REQUEST")
     end
     return value
 end
@@ -699,6 +718,9 @@ local function parse_fault(spec)
         local want = FAULT_FIELDS[k]
         if not want then return nil, "unknown fault field '" .. tostring(k) .. "'" end
         if v ~= null then
+            if type(v) == "number" and (v ~= v or v == huge or v == -huge) then   -- e.g. 1e999
+                return nil, "fault field '" .. k .. "' must be finite"
+            end
             if want == "integer" then v = type(v) == "number" and tointeger(v) or nil end
             if type(v) ~= (want == "integer" and "number" or want) then
                 return nil, "fault field '" .. k .. "' must be a " .. want
