@@ -161,8 +161,9 @@ function Server:requests()
     return cjson.decode(control(self, "GET", "/__mock/requests"))
 end
 
---- `{ requests, inflight, max_inflight }`: how many API requests the mock
--- was answering at once, at most, since the log was last cleared.
+--- `{ requests, inflight, max_inflight, ... }`: how many API requests the
+-- mock was answering at once, at most, since the log was last cleared (and
+-- the connection counters of hamsa.mock).
 function Server:stats()
     return cjson.decode(control(self, "GET", "/__mock/stats"))
 end
@@ -197,7 +198,8 @@ end
 
 --- Starts `bin/hamsa-mock` in its own process and waits until it listens.
 -- @tparam[opt] table opts `api_key` ("test-key"), `host`, `port` (0),
---   `latency` (seconds)
+--   `latency`, `header_timeout`, `idle_timeout`, `body_timeout` (seconds),
+--   `max_connections`: each passed as its flag only when given
 -- @return a server: `url`, `api_key`, `pid`, `:stop()`, `:requests()`,
 --   `:clear()`, `:fault(spec)`, `:clear_faults()`, `:reset()`
 function helpers.start_mock(opts)
@@ -214,9 +216,13 @@ function helpers.start_mock(opts)
         "--port", quote(opts.port or 0),
         "--api-key", quote(api_key),
     }
-    if opts.latency then
-        cmd[#cmd + 1] = "--latency"
-        cmd[#cmd + 1] = quote(opts.latency)
+    for _, o in ipairs({ { "latency", "--latency" }, { "header_timeout", "--header-timeout" },
+                         { "idle_timeout", "--idle-timeout" }, { "body_timeout", "--body-timeout" },
+                         { "max_connections", "--max-connections" } }) do
+        if opts[o[1]] then
+            cmd[#cmd + 1] = o[2]
+            cmd[#cmd + 1] = quote(opts[o[1]])
+        end
     end
     local proc = assert(io.popen(concat(cmd, " "), "r"))
     local pid = tonumber(proc:read("*l"))

@@ -21,9 +21,35 @@
 -- headers, body}`), `DELETE /__mock/requests`, `POST /__mock/faults` (one
 -- fault or a list, queued FIFO), `GET /__mock/faults` (pending ones),
 -- `DELETE /__mock/faults`, `GET /__mock/stats` (`requests`, `inflight`,
--- `max_inflight`: API requests answered at once, reset with the log),
+-- `max_inflight`: API requests answered at once, reset with the log;
+-- `connections` open now; since start, `timeouts` (connections closed by a
+-- timeout below), `evicted` and `rejected` (see `max_connections`)),
 -- `POST /__mock/reset` (agents, log and faults),
 -- `POST /__mock/shutdown` (answers, then `run` returns).
+--
+-- The log holds `path`, `query`, `body` and header values as they came
+-- when they are valid UTF-8. One that is not (JSON cannot carry it) is
+-- logged with each bad byte as U+FFFD, its exact bytes in base64 next to it
+-- and a flag: `body_base64` and `body_invalid_utf8 = true` (likewise
+-- `path_…`, `query_…`); `headers_base64` (an object holding only such
+-- headers) and `headers_invalid_utf8 = true`.
+--
+-- Limits, so that a slow or hostile client cannot starve the others (all
+-- options of `new`, and flags of bin/hamsa-mock):
+-- `header_timeout` (10 s): a new connection must deliver its whole request
+-- head (request line and headers) this soon after it opens; on a kept-alive
+-- one, this soon after the request's first byte. Late: 408, then close.
+-- `idle_timeout` (30 s): a kept-alive connection with no request begun is
+-- closed (without an answer) after this long. `body_timeout` (30 s): the
+-- whole body must arrive this soon after the head. `max_connections` (900,
+-- at most 1000: select() cannot watch descriptors >= 1024): at the bound, or
+-- when the process runs out of descriptors, a new connection takes the slot
+-- of the one that has waited longest for a request (`evicted`: closed
+-- without an answer); connections being answered are never evicted, and
+-- when all are, new ones wait in the listen queue. A head is at most 64 KiB
+-- (a line 16 KiB, 100 headers: else 414 or 431), a body 16 MiB (413).
+-- A body that the API routes store must also encode again: deeper than 997
+-- levels, or a number beyond the double range (1e999), is a 400.
 --
 -- A fault applies to the next request whose raw path starts with `path`
 -- (default: any) and, if given, whose method is `method`; it is used `times`
@@ -46,10 +72,10 @@ local socket = require("socket")
 local json = require("hamsa.core").json
 
 local concat, remove = table.concat, table.remove
-local char, find, format, gmatch, gsub, lower, match, sub, upper =
-    string.char, string.find, string.format, string.gmatch,
+local byte, char, find, format, gmatch, gsub, lower, match, sub, upper =
+    string.byte, string.char, string.find, string.format, string.gmatch,
     string.gsub, string.lower, string.match, string.sub, string.upper
-local floor, random = math.floor, math.random
+local floor, huge, random = math.floor, math.huge, math.random
 local tointeger = math.tointeger or function(x) return x == floor(x) and x or nil end
 local cocreate, coresume, costatus, yield =
     coroutine.create, coroutine.resume, coroutine.status, coroutine.yield
@@ -62,11 +88,22 @@ local JSON_TYPE = "application/json; charset=utf-8"
 
 local RECV_SIZE = 8192
 local MAX_LINE = 16384         -- request line or one header line
+local MAX_HEAD = 65536         -- request line and headers together
 local MAX_HEADERS = 100
+local MAX_CHUNK_LINE = 1024    -- a chunk-size line, extensions included
 local MAX_BODY = 16 * 1024 * 1024
+-- A stored agent is answered three levels down (envelope, data, voiceAgents)
+-- and the encoder stops at 1000 levels: deeper bodies are refused up front.
+local MAX_BODY_DEPTH = 997
 local ACCEPT_BURST = 64        -- connections accepted per step
+local ACCEPT_PAUSE = 0.1       -- seconds without accepting when out of descriptors
 local DEFAULT_MAX_CONNECTIONS = 900  -- select() cannot watch descriptors >= FD_SETSIZE (1024)
+local SETSIZE = socket._SETSIZE or 1024
+local DEFAULT_HEADER_TIMEOUT = 10
+local DEFAULT_IDLE_TIMEOUT = 30
+local DEFAULT_BODY_TIMEOUT = 30
 local DEFAULT_DRIP_INTERVAL = 0.1
+local DEADLINE = {}            -- recv's error when the connection's deadline passed
 
 local REASONS = {
     [100] = "Continue", [200] = "OK", [201] = "Created", [202] = "Accepted",
@@ -74,8 +111,9 @@ local REASONS = {
     [304] = "Not Modified", [400] = "Bad Request", [401] = "Unauthorized",
     [402] = "Payment Required", [403] = "Forbidden", [404] = "Not Found",
     [405] = "Method Not Allowed", [408] = "Request Timeout", [409] = "Conflict",
-    [413] = "Payload Too Large", [422] = "Unprocessable Entity",
-    [429] = "Too Many Requests", [500] = "Internal Server Error",
+    [413] = "Payload Too Large", [414] = "URI Too Long", [422] = "Unprocessable Entity",
+    [429] = "Too Many Requests", [431] = "Request Header Fields Too Large",
+    [500] = "Internal Server Error",
     [501] = "Not Implemented", [502] = "Bad Gateway", [503] = "Service Unavailable",
     [504] = "Gateway Timeout",
 }
@@ -124,6 +162,73 @@ end
 
 local function unescape(s)
     return (gsub(s, "%%(%x%x)", function(h) return char(tonumber(h, 16)) end))
+end
+
+-- Length of the well-formed UTF-8 sequence at s[i] (a byte >= 0x80), or 0:
+-- the rules of the JSON encoder (RFC 3629: no overlong forms, surrogates or
+-- code points above U+10FFFF).
+local function utf8_seq(s, i)
+    local c, c1, c2, c3 = byte(s, i, i + 3)
+    local cont2 = c2 and c2 >= 0x80 and c2 <= 0xBF
+    if c < 0xC2 or not c1 then return 0 end
+    if c < 0xE0 then return (c1 >= 0x80 and c1 <= 0xBF) and 2 or 0 end
+    local lo, hi = 0x80, 0xBF
+    if c < 0xF0 then
+        if c == 0xE0 then lo = 0xA0 elseif c == 0xED then hi = 0x9F end
+        return (c1 >= lo and c1 <= hi and cont2) and 3 or 0
+    end
+    if c < 0xF5 then
+        if c == 0xF0 then lo = 0x90 elseif c == 0xF4 then hi = 0x8F end
+        return (c1 >= lo and c1 <= hi and cont2 and c3 and c3 >= 0x80 and c3 <= 0xBF) and 4 or 0
+    end
+    return 0
+end
+
+-- s and true when s is valid UTF-8 (it encodes as a JSON string); else a
+-- copy with every byte that starts no valid sequence replaced by U+FFFD,
+-- and false.
+local function utf8_text(s)
+    if not find(s, "[\128-\255]") or json.encode(s) then return s, true end
+    local out, start, i = {}, 1, 1
+    while true do
+        i = find(s, "[\128-\255]", i)
+        if not i then break end
+        local n = utf8_seq(s, i)
+        if n > 0 then
+            i = i + n
+        else
+            out[#out + 1] = sub(s, start, i - 1)
+            out[#out + 1] = "\239\191\189"
+            i = i + 1
+            start = i
+        end
+    end
+    out[#out + 1] = sub(s, start)
+    return concat(out), false
+end
+
+local B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+local B64_PAIRS = {}   -- 12 bits -> two base64 digits
+for v = 0, 4095 do
+    local a, b = floor(v / 64) + 1, v % 64 + 1
+    B64_PAIRS[v] = sub(B64, a, a) .. sub(B64, b, b)
+end
+
+local function base64(s)
+    local out, n = {}, #s
+    local full = n - n % 3
+    for i = 1, full, 3 do
+        local a, b, c = byte(s, i, i + 2)
+        local v = a * 65536 + b * 256 + c
+        out[#out + 1] = B64_PAIRS[floor(v / 4096)] .. B64_PAIRS[v % 4096]
+    end
+    if n > full then   -- one or two bytes left: pad to four digits
+        local a, b = byte(s, full + 1, n)
+        local v = a * 65536 + (b or 0) * 256
+        local tail = B64_PAIRS[floor(v / 4096)] .. B64_PAIRS[v % 4096]
+        out[#out + 1] = sub(tail, 1, b and 3 or 2) .. (b and "=" or "==")
+    end
+    return concat(out)
 end
 
 local function parse_query(q)
@@ -208,15 +313,27 @@ end
 ---------------------------------------------------------------------------
 -- Connection I/O, run inside the connection's coroutine. Each helper yields
 -- "read", "write" or "sleep" to the scheduler when it would block.
+--
+-- A connection is in one phase at a time: "idle" (no byte of the next
+-- request yet), "head" (reading the request line and headers), "body", or
+-- "busy" (answering). While it waits for a request (idle, head, body) it has
+-- a deadline: reads past it fail with DEADLINE, and such a connection may be
+-- evicted when a new one needs its slot.
 ---------------------------------------------------------------------------
 
--- Up to `max` bytes (at least one), or nil and a socket error.
+local function enter(conn, phase, deadline)
+    conn.phase, conn.since, conn.deadline = phase, clock(), deadline
+end
+
+-- Up to `max` bytes (at least one), or nil and a socket error (DEADLINE
+-- once conn.deadline has passed).
 local function recv(conn, max)
     while true do
         local data, err, partial = conn.sock:receive(max)
         local chunk = data or partial
         if chunk and chunk ~= "" then return chunk end
         if err ~= "timeout" then return nil, err or "closed" end
+        if conn.deadline and clock() >= conn.deadline then return nil, DEADLINE end
         yield("read")
     end
 end
@@ -249,17 +366,18 @@ local function sleep(seconds)
     if seconds > 0 then yield("sleep", clock() + seconds) end
 end
 
--- Errors come back as nil, message, bad: `bad` is true when the client sent
--- something malformed (answer 400), false/nil when the socket failed.
-local function read_line(conn)
+-- One line of at most `max` bytes (without its end), or nil and an error:
+-- a socket error, DEADLINE, or "line too long".
+local function read_line(conn, max)
     while true do
         local s, e = find(conn.buf, "\r?\n")
         if s then
+            if s - 1 > max then return nil, "line too long" end
             local line = sub(conn.buf, 1, s - 1)
             conn.buf = sub(conn.buf, e + 1)
             return line
         end
-        if #conn.buf > MAX_LINE then return nil, "line too long", true end
+        if #conn.buf > max + 1 then return nil, "line too long" end   -- + 1: a "\r"
         local okf, err = fill(conn)
         if not okf then return nil, err end
     end
@@ -283,73 +401,116 @@ local function read_exact(conn, n)
     return concat(parts)
 end
 
+-- Errors come back as nil, message, status: the status to answer (then
+-- close), or nil to close without an answer (the socket failed).
 local function read_chunked(conn)
     local parts, total = {}, 0
     while true do
-        local line, err, bad = read_line(conn)
-        if not line then return nil, err, bad end
+        local line, err = read_line(conn, MAX_CHUNK_LINE)
+        if not line then return nil, err, err == "line too long" and 400 or nil end
         local hex = match(line, "^%s*(%x+)%s*;?")
-        if not hex or #hex > 7 then return nil, "malformed chunk size", true end
+        if not hex or #hex > 7 then return nil, "malformed chunk size", 400 end
         local size = tonumber(hex, 16)
         if size == 0 then
             repeat   -- trailer fields, ignored
-                line, err, bad = read_line(conn)
-                if not line then return nil, err, bad end
+                line, err = read_line(conn, MAX_LINE)
+                if not line then return nil, err, err == "line too long" and 431 or nil end
             until line == ""
             return concat(parts)
         end
         total = total + size
-        if total > MAX_BODY then return nil, "body too large", true end
+        if total > MAX_BODY then return nil, "body too large", 413 end
         local data
         data, err = read_exact(conn, size)
         if not data then return nil, err end
         parts[#parts + 1] = data
-        line, err, bad = read_line(conn)
-        if not line then return nil, err, bad end
-        if line ~= "" then return nil, "malformed chunk", true end
+        line, err = read_line(conn, 0)   -- the CRLF after the data, nothing else
+        if not line and err ~= "line too long" then return nil, err end
+        if line ~= "" then return nil, "malformed chunk", 400 end
     end
 end
 
-local function read_request(conn)
-    local line, err, bad
+local function read_head(conn)
+    local line, err, used
     repeat   -- tolerate empty lines between requests (RFC 9112, 2.2)
-        line, err, bad = read_line(conn)
-        if not line then return nil, err, bad end
+        line, err = read_line(conn, MAX_LINE)
+        if not line then return nil, err, err == "line too long" and 414 or nil end
     until line ~= ""
     local method, target, version = match(line, "^(%u+) (/%S*) HTTP/(1%.[01])$")
-    if not method then return nil, "malformed request line", true end
+    if not method then return nil, "malformed request line", 400 end
     local headers, count = {}, 0
+    used = #line + 2
     while true do
-        line, err, bad = read_line(conn)
-        if not line then return nil, err, bad end
+        line, err = read_line(conn, MAX_LINE < MAX_HEAD - used and MAX_LINE or MAX_HEAD - used)
+        if not line then
+            if err == "line too long" then return nil, "request head too large", 431 end
+            return nil, err
+        end
         if line == "" then break end
+        used = used + #line + 2
         count = count + 1
-        if count > MAX_HEADERS then return nil, "too many headers", true end
+        if count > MAX_HEADERS then return nil, "too many headers", 431 end
         local name, value = match(line, "^([%w!#$%%&'*+%-.^_`|~]+):[ \t]*(.-)[ \t]*$")
-        if not name then return nil, "malformed header line", true end
+        if not name then return nil, "malformed header line", 400 end
         name = lower(name)
         headers[name] = headers[name] and (headers[name] .. ", " .. value) or value
     end
-    local body = ""
+    return method, target, version, headers
+end
+
+local function read_body(self, conn, headers)
     local te, cl = headers["transfer-encoding"], headers["content-length"]
     local expect = lower(headers.expect or "") == "100-continue"
     if te then
         if not find(lower(te), "chunked", 1, true) then
-            return nil, "unsupported transfer-encoding", true
+            return nil, "unsupported transfer-encoding", 400
         end
+        enter(conn, "body", clock() + self.body_timeout)
         if expect then send_all(conn, "HTTP/1.1 100 Continue\r\n\r\n") end
-        body, err, bad = read_chunked(conn)
-        if not body then return nil, err, bad end
+        return read_chunked(conn)
     elseif cl then
-        if not match(cl, "^%d+$") or #cl > 9 or tonumber(cl) > MAX_BODY then
-            return nil, "bad content-length", true
-        end
+        if not match(cl, "^%d+$") then return nil, "bad content-length", 400 end
+        if #cl > 9 or tonumber(cl) > MAX_BODY then return nil, "body too large", 413 end
         local n = tonumber(cl)
         if n > 0 then
+            enter(conn, "body", clock() + self.body_timeout)
             if expect then send_all(conn, "HTTP/1.1 100 Continue\r\n\r\n") end
-            body, err = read_exact(conn, n)
-            if not body then return nil, err end
+            return read_exact(conn, n)
         end
+    end
+    return ""
+end
+
+-- The next request on conn, or nil, message, status (as read_chunked).
+-- Deadlines: a new connection has header_timeout for its whole first head;
+-- a kept-alive one may idle idle_timeout before the next request begins,
+-- then has header_timeout for that head; a body has body_timeout.
+local function read_request(self, conn)
+    local start = clock()
+    local fresh = conn.served == 0
+    if conn.buf == "" then
+        enter(conn, "idle", start + (fresh and self.header_timeout or self.idle_timeout))
+        local okf, err = fill(conn)
+        if not okf then
+            if err == DEADLINE then self.timeouts = self.timeouts + 1 end
+            return nil, err == DEADLINE and "idle timeout" or err   -- closed without an answer
+        end
+        if not fresh then start = clock() end
+    end
+    enter(conn, "head", start + self.header_timeout)
+    local method, target, version, headers = read_head(conn)
+    local body, err, status
+    if method then
+        body, err, status = read_body(self, conn, headers)
+    else
+        err, status = target, version
+    end
+    if not body then
+        if err == DEADLINE then
+            self.timeouts = self.timeouts + 1
+            return nil, "request " .. conn.phase .. " timeout", 408
+        end
+        return nil, err, status
     end
     local path, query = match(target, "^([^?]*)%??(.*)$")
     local connection = lower(headers.connection or "")
@@ -359,6 +520,8 @@ local function read_request(conn)
     else
         keep = find(connection, "keep-alive", 1, true) ~= nil
     end
+    enter(conn, "busy", nil)
+    conn.served = conn.served + 1
     return { method = method, path = path, query = query, headers = headers, body = body, keep = keep }
 end
 
@@ -382,6 +545,12 @@ local function parse_body(req)
     end
     if not is_object(value) then
         return nil, fail(400, "Request body must be a JSON object", "BAD_REQUEST")
+    end
+    -- What is stored must encode again in every answer: no number that
+    -- overflowed to infinity (1e999), no nesting deeper than answers carry.
+    local encoded, err = json.encode(value, MAX_BODY_DEPTH)
+    if not encoded then
+        return nil, fail(400, "Invalid JSON body: " .. gsub(tostring(err), "^json: ", ""), "BAD_REQUEST")
     end
     return value
 end
@@ -525,7 +694,7 @@ local function route(self, req)
             if n == 3 and m == "PATCH" then return update_agent(self, req, unescape(seg[3])) end
         end
     end
-    return fail(404, "Cannot " .. m .. " " .. req.path, "NOT_FOUND")
+    return fail(404, "Cannot " .. m .. " " .. (utf8_text(req.path)), "NOT_FOUND")
 end
 
 ---------------------------------------------------------------------------
@@ -549,6 +718,9 @@ local function parse_fault(spec)
         local want = FAULT_FIELDS[k]
         if not want then return nil, "unknown fault field '" .. tostring(k) .. "'" end
         if v ~= null then
+            if type(v) == "number" and (v ~= v or v == huge or v == -huge) then   -- e.g. 1e999
+                return nil, "fault field '" .. k .. "' must be finite"
+            end
             if want == "integer" then v = type(v) == "number" and tointeger(v) or nil end
             if type(v) ~= (want == "integer" and "number" or want) then
                 return nil, "fault field '" .. k .. "' must be a " .. want
@@ -643,7 +815,9 @@ local function control(self, req)
         return ok("ok")
     elseif p == "/__mock/stats" and m == "GET" then
         return json_response(200, { requests = #self.log, inflight = self.inflight or 0,
-                                    max_inflight = self.max_inflight or 0 })
+                                    max_inflight = self.max_inflight or 0,
+                                    connections = self.nconns, timeouts = self.timeouts,
+                                    evicted = self.evicted, rejected = self.rejected })
     elseif p == "/__mock/faults" and m == "POST" then
         return add_faults(self, req)
     elseif p == "/__mock/faults" and m == "GET" then
@@ -657,7 +831,7 @@ local function control(self, req)
     elseif p == "/__mock/shutdown" and m == "POST" then
         return ok("shutting down"), true
     end
-    return fail(404, "Cannot " .. m .. " " .. p, "NOT_FOUND")
+    return fail(404, "Cannot " .. m .. " " .. (utf8_text(p)), "NOT_FOUND")
 end
 
 ---------------------------------------------------------------------------
@@ -673,12 +847,38 @@ local function hang(conn)   -- never answer; discard input until the peer leaves
     repeat conn.buf = "" until not fill(conn)
 end
 
+-- Sets entry[field] to s, which must encode as JSON: a string that is not
+-- valid UTF-8 is logged with each bad byte as U+FFFD, plus its exact bytes
+-- in <field>_base64 and <field>_invalid_utf8 = true.
+local function log_text(entry, field, s)
+    local text, valid = utf8_text(s)
+    entry[field] = text
+    if not valid then
+        entry[field .. "_base64"] = base64(s)
+        entry[field .. "_invalid_utf8"] = true
+    end
+end
+
 local function log_request(self, req)
-    self.log[#self.log + 1] = {
-        method = req.method, path = req.path, query = req.query,
-        headers = json.object and json.object(req.headers) or req.headers, body = req.body,
-        at = clock(),
-    }
+    local entry = { method = req.method, at = clock() }
+    log_text(entry, "path", req.path)
+    log_text(entry, "query", req.query)
+    log_text(entry, "body", req.body)
+    local headers, raw = {}, nil
+    for name, value in pairs(req.headers) do   -- names are tokens: ASCII
+        local text, valid = utf8_text(value)
+        headers[name] = text
+        if not valid then
+            raw = raw or {}
+            raw[name] = base64(value)
+        end
+    end
+    entry.headers = json.object and json.object(headers) or headers
+    if raw then
+        entry.headers_base64 = json.object and json.object(raw) or raw
+        entry.headers_invalid_utf8 = true
+    end
+    self.log[#self.log + 1] = entry
 end
 
 -- fn(self, req), with a 500 instead of a dropped connection when it raises.
@@ -740,11 +940,12 @@ end
 
 local function serve(self, conn)
     while not self.closed do
-        local req, err, bad = read_request(conn)
+        local req, err, status = read_request(self, conn)
         if not req then
-            if bad then
-                local res = fail(400, "Bad request: " .. err, "BAD_REQUEST")
-                send_all(conn, render_head(res, false) .. res.body)
+            if status then   -- one try, no waiting: the client may not be reading
+                local reason = REASONS[status]
+                local res = fail(status, reason .. ": " .. err, upper((gsub(reason, "%W+", "_"))))
+                conn.sock:send(render_head(res, false) .. res.body)
             end
             return
         end
@@ -779,18 +980,61 @@ local function resume(self, conn)
     conn.wait, conn.wake = what, arg
 end
 
+-- Closes the connection that has waited longest for (the rest of) a
+-- request; connections being answered are never chosen. False if none.
+local function evict_oldest(self)
+    local oldest
+    for conn in pairs(self.conns) do
+        if conn.phase ~= "busy" and (not oldest or conn.since < oldest.since) then oldest = conn end
+    end
+    if not oldest then return false end
+    drop(self, oldest)
+    self.evicted = self.evicted + 1
+    return true
+end
+
+local REJECT = "HTTP/1.1 503 Service Unavailable\r\nServer: hamsa-mock\r\nContent-Length: 0\r\n"
+    .. "Connection: close\r\n\r\n"
+
+local function reject(self, sock)   -- a 503 if it fits at once, then close
+    sock:settimeout(0)
+    sock:send(REJECT)
+    sock:close()
+    self.rejected = self.rejected + 1
+end
+
+-- Accepts what is pending. At the connection bound, or out of descriptors,
+-- a new connection takes the slot of the one waiting longest for a request,
+-- so clients that stall cannot lock out the others; if every connection is
+-- being answered, new ones wait in the listen queue (or, caught in a
+-- burst, are closed).
 local function accept_all(self)
     for _ = 1, ACCEPT_BURST do
-        if self.nconns >= self.max_connections then return end
-        local sock = self.listener:accept()
-        if not sock then return end
-        sock:settimeout(0)
-        sock:setoption("tcp-nodelay", true)
-        local conn = { sock = sock, buf = "" }
-        conn.co = cocreate(function() return serve(self, conn) end)
-        self.conns[conn] = true
-        self.nconns = self.nconns + 1
-        resume(self, conn)
+        local sock, err = self.listener:accept()
+        if not sock then
+            if err == "timeout" then return end
+            -- e.g. "Too many open files": free one and try again, or stop
+            -- polling the listener a while instead of spinning on it
+            if not evict_oldest(self) then
+                self.accept_paused = clock() + ACCEPT_PAUSE
+                return
+            end
+        elseif (tonumber(sock:getfd()) or 0) >= SETSIZE then
+            reject(self, sock)   -- select() cannot watch it; free a lower descriptor
+            evict_oldest(self)
+        elseif self.nconns >= self.max_connections and not evict_oldest(self) then
+            reject(self, sock)
+            return
+        else
+            sock:settimeout(0)
+            sock:setoption("tcp-nodelay", true)
+            local conn = { sock = sock, buf = "", served = 0 }
+            conn.co = cocreate(function() return serve(self, conn) end)
+            self.conns[conn] = true
+            self.nconns = self.nconns + 1
+            enter(conn, "idle", nil)
+            resume(self, conn)
+        end
     end
 end
 
@@ -798,13 +1042,16 @@ end
 -- Misuse (a wrong option type, an unknown option name) raises.
 -- @tparam[opt] table opts `host` ("127.0.0.1"), `port` (0: ephemeral),
 --   `api_key` ("test-key"), `latency` (0: seconds added before answering every
---   API request), `max_connections` (900), `backlog` (1024)
+--   API request), `max_connections` (900), `backlog` (1024), and in seconds,
+--   each > 0 (`math.huge`: never) `header_timeout` (10), `idle_timeout` (30),
+--   `body_timeout` (30); see the module comment
 -- @return the server, or `nil, err` when binding fails
 function M.new(opts)
     opts = opts or {}
     if type(opts) ~= "table" then error("hamsa.mock.new: opts must be a table", 2) end
     local known = { host = "string", port = "number", api_key = "string", latency = "number",
-                    max_connections = "number", backlog = "number" }
+                    max_connections = "number", backlog = "number", header_timeout = "number",
+                    idle_timeout = "number", body_timeout = "number" }
     for k, v in pairs(opts) do
         if not known[k] then error("hamsa.mock.new: unknown option '" .. tostring(k) .. "'", 2) end
         if type(v) ~= known[k] then error("hamsa.mock.new: option '" .. k .. "' must be a " .. known[k], 2) end
@@ -818,15 +1065,30 @@ function M.new(opts)
     if max_connections < 1 or max_connections > 1000 then
         error("hamsa.mock.new: max_connections must be within 1..1000", 2)
     end
+    local timeouts = {
+        header_timeout = opts.header_timeout or DEFAULT_HEADER_TIMEOUT,
+        idle_timeout = opts.idle_timeout or DEFAULT_IDLE_TIMEOUT,
+        body_timeout = opts.body_timeout or DEFAULT_BODY_TIMEOUT,
+    }
+    for name, v in pairs(timeouts) do
+        if v ~= v or v <= 0 then error("hamsa.mock.new: " .. name .. " must be > 0", 2) end
+    end
     local listener, err = socket.bind(host, port, opts.backlog or 1024)
     if not listener then
         return nil, format("hamsa-mock: cannot listen on %s:%d: %s", host, port, tostring(err))
+    end
+    if (tonumber(listener:getfd()) or 0) >= SETSIZE then
+        listener:close()
+        return nil, format("hamsa-mock: cannot listen on %s:%d: descriptor too large for select()",
+            host, port)
     end
     listener:settimeout(0)
     local addr, bound = listener:getsockname()
     local self = setmetatable({
         listener = listener, api_key = api_key, latency = latency,
         max_connections = max_connections, conns = {}, nconns = 0,
+        header_timeout = timeouts.header_timeout, idle_timeout = timeouts.idle_timeout,
+        body_timeout = timeouts.body_timeout, timeouts = 0, evicted = 0, rejected = 0,
         project_id = uuid4(), api_key_id = uuid4(), last_ms = 0,
         closed = false, stop_requested = false,
     }, Server)
@@ -852,13 +1114,25 @@ function Server:step(timeout)
     if self.closed then return nil, "closed" end
     local now = clock()
     local deadline = now + (timeout or 0)
-    local readers, writers = {}, {}
-    if self.nconns < self.max_connections then readers[1] = self.listener end
+    local readers, writers, waiting = {}, {}, 0
     for conn in pairs(self.conns) do
         local w = conn.wait
-        if w == "read" then readers[#readers + 1] = conn.sock
+        if w == "read" then
+            readers[#readers + 1] = conn.sock
+            local d = conn.deadline
+            if d and d < deadline then deadline = d end
         elseif w == "write" then writers[#writers + 1] = conn.sock
         elseif conn.wake < deadline then deadline = conn.wake end
+        if conn.phase ~= "busy" then waiting = waiting + 1 end
+    end
+    -- The listener is watched while a new connection can get a slot: a
+    -- free one, or one waiting for a request (evicted for it).
+    local paused = self.accept_paused
+    if paused and paused <= now then paused, self.accept_paused = nil, nil end
+    if paused then
+        if paused < deadline then deadline = paused end
+    elseif self.nconns < self.max_connections or waiting > 0 then
+        readers[#readers + 1] = self.listener
     end
     local wait = deadline - now
     local readable, writable = select(readers, writers, wait > 0 and wait or 0)
@@ -867,7 +1141,8 @@ function Server:step(timeout)
     local ready = {}
     for conn in pairs(self.conns) do
         local w = conn.wait
-        if (w == "read" and readable[conn.sock]) or (w == "write" and writable[conn.sock])
+        if (w == "read" and (readable[conn.sock] or (conn.deadline and conn.deadline <= now)))
+            or (w == "write" and writable[conn.sock])
             or (w == "sleep" and conn.wake <= now) then
             ready[#ready + 1] = conn
         end
