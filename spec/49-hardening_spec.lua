@@ -50,33 +50,9 @@ describe("hardening", function()
     local function body(i) return { agentName = "R" .. tostring(i) } end
 
     describe("re-entry from callbacks", function()
-        it("close() inside on_done: every on_done once, the outer wait returns", function()
-            local counts = {}
-            for i = 1, 4 do
-                counts[i] = 0
-                client.agents:create(body(i), { on_done = function()
-                    counts[i] = counts[i] + 1
-                    if i == 1 then client:close() end
-                end })
-            end
-            assert.equal(0, client:wait(10))
-            for i = 1, 4 do assert.equal(1, counts[i], "request " .. i) end
-            assert.equal(0, client:pending())
-        end)
-
-        it("poll(0) inside on_done: the outer poll loop ends, each on_done once", function()
-            local counts = { 0, 0, 0 }
-            for i = 1, 3 do
-                client.agents:create(body(i), { on_done = function()
-                    counts[i] = counts[i] + 1
-                    client:poll(0)
-                    assert.is_true(client:pending() >= 0)
-                end })
-            end
-            assert.is_true(drain(client))
-            assert.same({ 1, 1, 1 }, counts)
-        end)
-
+        -- close(), poll(0), a task ending with close()/wait(), a callback
+        -- yielding out of wait: spec/74-model_spec.lua (its regression block
+        -- and the model itself)
         it("wait() and a blocking call inside on_done", function()
             local got = {}
             client.agents:create(body(1), { on_done = function(d)
@@ -103,60 +79,6 @@ describe("hardening", function()
             assert.is_true(drain(client))
             assert.equal(1, a_done)
             assert.equal(1, b_done)
-        end)
-
-        it("a task that ends with close() or wait() leaves run() returning normally", function()
-            for _, last in ipairs({ "close", "wait" }) do
-                local c = hamsa.new({ api_key = server.api_key, base_url = server.url })
-                local n = 0
-                for i = 1, 3 do c.agents:create(body(i), { on_done = function() n = n + 1 end }) end
-                local task = c:spawn(function()
-                    assert(c.agents:create(body("task")))
-                    c[last](c)
-                    return "ended"
-                end)
-                assert.equal(0, c:run(10))
-                assert.is_true(task.done, last)
-                assert.equal("ended", task.results[1])
-                assert.is_true(drain(c))
-                assert.equal(3, n, last)
-                c:close()
-            end
-        end)
-
-        it("a callback that yields out of poll and is resumed later: pending never goes below 0", function()
-            local calls = {}
-            for i = 1, 3 do
-                calls[i] = 0
-                client.agents:create(body(i), { on_done = function()
-                    calls[i] = calls[i] + 1
-                    if i == 1 then coroutine.yield("paused") end
-                end })
-            end
-            -- the poll runs in a coroutine of the user's; the first callback
-            -- yields out of it, and the main thread goes on polling meanwhile
-            local co = coroutine.create(function()
-                for _ = 1, 2000 do
-                    if client:poll(0.01) == 0 then return "drained" end
-                end
-                return "stuck"
-            end)
-            local ok, what = coroutine.resume(co)
-            if not ok then
-                -- Lua 5.1 cannot yield across pcall: the yield fails as an error of that callback
-                assert.matches("yield", tostring(what))
-            elseif what == "paused" then
-                assert.is_true(drain(client))
-                assert.equal(0, client:pending())
-                local ok2, what2 = coroutine.resume(co)    -- the old poll goes on
-                assert.is_true(ok2, tostring(what2))
-                assert.equal("drained", what2)
-            else
-                assert.equal("drained", what)
-            end
-            assert.is_true(drain(client))
-            assert.equal(0, client:pending())
-            assert.same({ 1, 1, 1 }, calls)
         end)
 
         it("a task that yields outside a hamsa call ends with an error instead of hanging", function()

@@ -940,24 +940,5 @@ describe("hamsa non-blocking API, re-entrant use", function()
         assert.equal(1, #late)
         assert.equal("cancelled", late[1].kind)
     end)
-
-    it("a request with on_done after close(): on_done runs once, cancelled, and poll brings pending() to 0", function()
-        local c = new_client()
-        c:close()
-        local got = {}
-        c.agents:create({ agentName = "late" }, { on_done = function(_, err) got[#got + 1] = err end })
-        assert.is_true(drain(c), "pending() stuck at " .. c:pending())
-        assert.equal(1, #got)
-        assert.equal("cancelled", got[1].kind)
-    end)
-
-    it("a request with on_done after close(): wait delivers it", function()
-        local c = new_client()
-        c:close()
-        local got = {}
-        c.agents:create({ agentName = "late" }, { on_done = function(_, err) got[#got + 1] = err end })
-        assert.equal(0, c:wait(1))
-        assert.equal(1, #got)
-        assert.equal("cancelled", got[1].kind)
-    end)
+    -- a request made after close(), driven by poll or wait: spec/49-hardening_spec.lua
 end)
