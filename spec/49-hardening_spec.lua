@@ -342,6 +342,13 @@ describe("hardening", function()
             end
         end)
 
+        it("poll, wait and run refuse NaN and negative waits", function()
+            for _, f in ipairs({ client.poll, client.wait, client.run }) do
+                assert.has_error(function() f(client, 0 / 0) end)
+                assert.has_error(function() f(client, -1) end)
+            end
+        end)
+
         it("the bounds themselves are accepted", function()
             local opts = { api_key = "k", base_url = server.url }
             for name, b in pairs(client_mod.BOUNDS) do opts[name] = b[2] end
