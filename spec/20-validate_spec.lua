@@ -1,4 +1,4 @@
--- Specs for hamsa.validate: every rule of hamsa-api.md, accepted and rejected, table-driven.
+-- Specs for hamsa.validate: every field rule (docs/wire.md, README tour), accepted and rejected, table-driven.
 local validate = require "hamsa.validate"
 local json = require("hamsa.core").json
 local null = json.null

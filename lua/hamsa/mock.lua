@@ -11,7 +11,7 @@
 --     srv:run()          -- until POST /__mock/shutdown
 --     srv:close()
 --
--- API routes (need `Authorization: Token <api_key>`, as in hamsa-api.md):
+-- API routes (need `Authorization: Token <api_key>`, as in docs/wire.md):
 -- `POST /v1/voice-agents`, `GET /v1/voice-agents?skip=&take=`,
 -- `GET|PATCH /v1/voice-agents/<id>`, `POST /v1/voice-agents/clone?voiceAgentId=`,
 -- `POST /v1/voice-agents/phone-number/call`, `POST /v1/voice-agents/twilio/call`.

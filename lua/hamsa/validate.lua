@@ -1,6 +1,7 @@
 --- Client-side validation of request bodies, before anything is encoded or sent.
 --
--- The rules of `hamsa-api.md` are compiled once, at load time, into tables of small checker
+-- The field rules of Hamsa's API (types, ranges and enums as its reference gives them;
+-- the decisions in docs/wire.md) are compiled once, at load time, into tables of small checker
 -- closures (field name -> checker). A body is walked with `next` over the fields it really
 -- has, so the cost follows the fields present, and nothing is concatenated unless a check
 -- fails. A checker returns nothing on success, or `suffix, tail` on failure: `suffix` is the
