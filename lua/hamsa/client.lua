@@ -719,7 +719,7 @@ end
 -- @treturn number requests whose on_done has not run yet
 function Client:poll(max_wait)
     max_wait = max_wait or 0
-    if type(max_wait) ~= "number" or not (max_wait >= 0) then     -- NaN fails too
+    if type(max_wait) ~= "number" or max_wait ~= max_wait or max_wait < 0 then
         error("client:poll: max_wait must be a number >= 0", 2)
     end
     -- a closed client still delivers: requests made after close() get
@@ -792,7 +792,7 @@ end
 -- @tparam[opt] number timeout seconds
 -- @treturn number tasks still running
 function Client:run(timeout)
-    if timeout ~= nil and (type(timeout) ~= "number" or not (timeout >= 0)) then     -- NaN fails too
+    if timeout ~= nil and (type(timeout) ~= "number" or timeout ~= timeout or timeout < 0) then     -- NaN too
         error("client:run: timeout must be a number >= 0", 2)
     end
     self:wait(timeout)
@@ -803,7 +803,7 @@ end
 -- @tparam[opt] number timeout seconds
 -- @treturn number requests still in flight (0 when all are done)
 function Client:wait(timeout)
-    if timeout ~= nil and (type(timeout) ~= "number" or not (timeout >= 0)) then     -- NaN fails too
+    if timeout ~= nil and (type(timeout) ~= "number" or timeout ~= timeout or timeout < 0) then     -- NaN too
         error("client:wait: timeout must be a number >= 0", 2)
     end
     local deadline = timeout and now() + timeout
