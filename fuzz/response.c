@@ -2,10 +2,18 @@
  * fuzz/response.c: libFuzzer harness for the response path.
  * SPDX-License-Identifier: MIT
  *
- * The input is a raw HTTP response (status line, headers, body). A real
- * libcurl transfer of the real client reads it: http.c's header, body and
- * trace callbacks, t:result() and its header table, then client.lua maps it
- * into data or an error (fuzz/response.lua checks the result).
+ * Two modes, chosen by fuzz/response.lua from the input's first byte:
+ *   raw         the input is a raw HTTP response (status line, headers, body);
+ *   envelope    (first byte NUL) the rest of the input is a list of choices
+ *               from which fuzz/envelope.lua builds a response: a status from
+ *               200 to 599, odd headers (Retry-After and the like) and a JSON
+ *               error envelope with a value of any type in every field;
+ *               fuzz/response.lua hands those bytes to serve() below.
+ * Either way a real libcurl transfer of the real client reads the bytes:
+ * http.c's header, body and trace callbacks, t:result() and its header
+ * table, then client.lua maps them into data or an error. A client that
+ * raises instead of returning is a finding, as is any other broken rule
+ * that fuzz/response.lua checks.
  *
  * http.c is compiled with -DHAMSA_FUZZING for this harness only: before a
  * transfer starts it calls hamsa_fuzz_connect(), which points libcurl at a
@@ -30,6 +38,8 @@
 
 void hamsa_fuzz_connect(CURL *e);
 
+static const uint8_t *fuzz_input;     /* libFuzzer's input */
+static size_t fuzz_input_size;
 static const uint8_t *fuzz_data;      /* what the next transfer reads */
 static size_t fuzz_size;
 static int fuzz_listener = -1;        /* 127.0.0.1, a port of the kernel's choice */
@@ -102,11 +112,40 @@ void hamsa_fuzz_connect(CURL *e)
     curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
 }
 
+/* serve(bytes): the next transfer reads bytes instead of the input; the
+ * string stays in the registry (so its memory stays put) until serve(nil),
+ * which goes back to the input. */
+static int fuzz_serve(lua_State *L)
+{
+    if (lua_isnoneornil(L, 1)) {
+        fuzz_data = fuzz_input;
+        fuzz_size = fuzz_input_size;
+        lua_pushnil(L);
+    } else {
+        size_t n;
+        const char *s = luaL_checklstring(L, 1, &n);
+        fuzz_data = (const uint8_t *)s;
+        fuzz_size = n;
+        lua_settop(L, 1);
+    }
+    lua_setfield(L, LUA_REGISTRYINDEX, "fuzz.response.served");
+    return 0;
+}
+
+/* require "fuzz.harness" -> { serve = serve } */
+static int open_fuzz_harness(lua_State *L)
+{
+    lua_newtable(L);
+    lua_pushcfunction(L, fuzz_serve);
+    lua_setfield(L, -2, "serve");
+    return 1;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     int fd;
-    fuzz_data = data;
-    fuzz_size = size;
+    fuzz_input = fuzz_data = data;
+    fuzz_input_size = fuzz_size = size;
     fuzz_used = 0;
     harness_check(data, size);
     if (fuzz_peer >= 0) close(fuzz_peer);
@@ -122,6 +161,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     (void)argv;
     signal(SIGPIPE, SIG_IGN);
     listen_once();
+    harness_module = open_fuzz_harness;
     harness_init("response");
     /* an input that never reaches the client is no test: a harness whose
      * transfers all fail to connect (as this one once did) must not pass */
