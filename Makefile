@@ -27,11 +27,14 @@ INST_BINDIR ?= $(PREFIX)/bin
 # Debian's busted script starts "/usr/bin/env lua" (5.1): run it with our Lua.
 BUSTED      ?= $(LUA) /usr/bin/busted
 BUSTED_ARGS ?=
-# Debian packages that `make deps` installs when they are missing.
-DEB_PACKAGES ?= lua$(LUA_VERSION) liblua$(LUA_VERSION)-dev libcurl4-openssl-dev \
+# Debian packages that `make deps` installs when they are missing. A Lua's
+# headers: `$(call lua_dev,5.3)`; Debian 12's liblua5.1-dev is only a name
+# that liblua5.1-0-dev provides, which dpkg never reports as installed.
+lua_dev = $(if $(filter 5.1,$1),liblua5.1-0-dev,liblua$1-dev)
+DEB_PACKAGES ?= lua$(LUA_VERSION) $(call lua_dev,$(LUA_VERSION)) libcurl4-openssl-dev \
                 pkg-config ca-certificates lua-cjson lua-busted lua-socket luarocks
 # The part of them that building the core needs (`make`, `make install`).
-DEB_PACKAGES_build ?= liblua$(LUA_VERSION)-dev libcurl4-openssl-dev pkg-config
+DEB_PACKAGES_build ?= $(call lua_dev,$(LUA_VERSION)) libcurl4-openssl-dev pkg-config
 
 WARN    = -std=c99 -Wall -Wextra -Wpedantic
 ALL_CFLAGS = $(CFLAGS) $(WARN) -fPIC -fvisibility=hidden -I$(LUA_INCDIR) $(CURL_CFLAGS)

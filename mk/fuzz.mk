@@ -41,7 +41,7 @@ FUZZ_FIGURES   = docs/figures/fuzz.tsv
 .PHONY: fuzz fuzz-build deps-fuzz
 
 deps-fuzz: deps
-	@$(MAKE) --no-print-directory deps DEB_PACKAGES="clang libclang-rt-dev liblua$(LUA_VERSION)-dev"
+	@$(MAKE) --no-print-directory deps DEB_PACKAGES="clang libclang-rt-dev $(call lua_dev,$(LUA_VERSION))"
 
 # only the response harness needs http.c's hook (HAMSA_FUZZING)
 $(FUZZ_DIR)/response: FUZZ_DEFS = -DHAMSA_FUZZING

@@ -34,13 +34,13 @@ matrix_lua    = $(if $(filter jit,$1),luajit,lua$1)
 matrix_incdir = $(if $(filter jit,$1),/usr/include/luajit-2.1,/usr/include/lua$1)
 matrix_core   = build/$1/hamsa/core.so
 matrix_name   = $(if $(filter jit,$1),LuaJIT,Lua $1)
-matrix_dev    = $(if $(filter jit,$1),libluajit2-5.1-dev,liblua$1-dev)
+matrix_dev    = $(if $(filter jit,$1),libluajit2-5.1-dev,$(call lua_dev,$1))
 
 .PHONY: test-all-luas deps-matrix
 .PRECIOUS: build/%/hamsa/core.so
 
 deps-matrix: deps
-	@pkgs=""; for v in $(filter-out jit,$(MATRIX_LUAS)); do pkgs="$$pkgs lua$$v liblua$$v-dev"; done; \
+	@pkgs="$(foreach v,$(filter-out jit,$(MATRIX_LUAS)),lua$v $(call lua_dev,$v))"; \
 	case " $(MATRIX_LUAS) " in *" jit "*) pkgs="$$pkgs luajit2 libluajit2-5.1-dev";; esac; \
 	$(MAKE) --no-print-directory deps DEB_PACKAGES="$$pkgs"
 
