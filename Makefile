@@ -2,9 +2,13 @@
 #
 #   make demo     install what is missing, build, run the quickstart against the mock API
 #   make test     install what is missing, build, run every spec
-#   make          build build/hamsa/core.so only
+#   make          build build/hamsa/core.so only (installing its headers if missing)
 #   make install  copy the C core and the Lua modules under $(DESTDIR)$(PREFIX)
 #   make check-memory  the whole spec suite under valgrind (no errors, no definite leaks)
+#
+# Every target works as the first command in a fresh clone: it installs the
+# Debian packages it needs (through deps or a deps-<concern> target) and
+# builds what it uses, whatever file the rule is in.
 #
 # Knobs (override on the command line: make LUA_VERSION=5.3 ...):
 LUA_VERSION ?= 5.4
@@ -23,9 +27,14 @@ INST_BINDIR ?= $(PREFIX)/bin
 # Debian's busted script starts "/usr/bin/env lua" (5.1): run it with our Lua.
 BUSTED      ?= $(LUA) /usr/bin/busted
 BUSTED_ARGS ?=
-# Debian packages that `make deps` installs when they are missing.
-DEB_PACKAGES ?= lua$(LUA_VERSION) liblua$(LUA_VERSION)-dev libcurl4-openssl-dev \
+# Debian packages that `make deps` installs when they are missing. A Lua's
+# headers: `$(call lua_dev,5.3)`; Debian 12's liblua5.1-dev is only a name
+# that liblua5.1-0-dev provides, which dpkg never reports as installed.
+lua_dev = $(if $(filter 5.1,$1),liblua5.1-0-dev,liblua$1-dev)
+DEB_PACKAGES ?= lua$(LUA_VERSION) $(call lua_dev,$(LUA_VERSION)) libcurl4-openssl-dev \
                 pkg-config ca-certificates lua-cjson lua-busted lua-socket luarocks
+# The part of them that building the core needs (`make`, `make install`).
+DEB_PACKAGES_build ?= $(call lua_dev,$(LUA_VERSION)) libcurl4-openssl-dev pkg-config
 
 WARN    = -std=c99 -Wall -Wextra -Wpedantic
 ALL_CFLAGS = $(CFLAGS) $(WARN) -fPIC -fvisibility=hidden -I$(LUA_INCDIR) $(CURL_CFLAGS)
@@ -36,7 +45,7 @@ LUAFILES = $(wildcard lua/hamsa/*.lua)
 # Lets the specs, the demo and the examples find the fresh build first.
 RUN_ENV = LUA_PATH='lua/?.lua;lua/?/init.lua;;' LUA_CPATH='build/?.so;;'
 
-.PHONY: all deps test demo install uninstall clean print
+.PHONY: all deps deps-build test demo install uninstall clean print
 
 all: $(CORE)
 
@@ -47,12 +56,16 @@ all: $(CORE)
 TEST_PRE ?=
 -include $(wildcard mk/*.mk)
 
-$(CORE): $(SOURCES) $(HEADERS) Makefile
+# deps-build comes first (order-only: it never makes the core out of date)
+$(CORE): $(SOURCES) $(HEADERS) Makefile | deps-build
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(LIBFLAG) -o $@ $(SOURCES) $(CURL_LIBS)
 
+# Installs the packages of DEB_PACKAGES that are missing (apt-get, as root or
+# with sudo); a machine without dpkg is left alone.
 deps:
-	@missing=""; for p in $(DEB_PACKAGES); do \
+	@command -v dpkg-query >/dev/null || { echo "make deps: no dpkg here; install yourself:" $(DEB_PACKAGES); exit 0; }; \
+	missing=""; for p in $(DEB_PACKAGES); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \
@@ -61,6 +74,9 @@ deps:
 	  $$sudo apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
+
+deps-build:
+	@$(MAKE) --no-print-directory deps DEB_PACKAGES="$(DEB_PACKAGES_build)"
 
 test: deps
 	@$(MAKE) --no-print-directory all $(TEST_PRE)

@@ -6,7 +6,9 @@
  * checkout's Lua modules on package.path. Each harness names a Lua file,
  * fuzz/<name>.lua, that returns the checking function; it gets every input
  * as a string. A check that raises is a finding: the harness aborts, and
- * libFuzzer saves the input.
+ * libFuzzer saves the input. A harness that gives its Lua file functions of
+ * its own sets harness_module before harness_init: the file gets them from
+ * require "fuzz.harness".
  */
 #ifndef HAMSA_FUZZ_HARNESS_H
 #define HAMSA_FUZZ_HARNESS_H
@@ -28,6 +30,7 @@ int luaopen_hamsa_core(lua_State *L);
 
 static lua_State *harness_L;
 static int harness_fn = LUA_NOREF;
+static lua_CFunction harness_module;    /* opens require "fuzz.harness", or NULL */
 
 /* Opens the state and loads fuzz/<name>.lua (HAMSA_ROOT: the checkout). */
 static void harness_init(const char *name)
@@ -40,6 +43,10 @@ static void harness_init(const char *name)
     luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
     lua_pushcfunction(L, luaopen_hamsa_core);
     lua_setfield(L, -2, "hamsa.core");
+    if (harness_module) {
+        lua_pushcfunction(L, harness_module);
+        lua_setfield(L, -2, "fuzz.harness");
+    }
     lua_pop(L, 1);
     lua_getglobal(L, "package");
     lua_pushfstring(L, "%s/lua/?.lua;%s/lua/?/init.lua", root, root);

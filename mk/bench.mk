@@ -6,6 +6,7 @@
 #
 #   make bench                        the whole run (about 90 s after the installs)
 #   make bench BENCH_ENV="BENCH_N=5000 BENCH_ROUNDS=1"   a quicker, noisier one
+#   make bench-build                  only the installs and the builds it needs
 DEB_PACKAGES_bench ?= nginx gnuplot-nox wrk curl util-linux
 BENCH_BIN = build/bench/raw_easy build/bench/raw_multi
 BENCH_ENV ?=
@@ -14,18 +15,12 @@ build/bench/%: bench/%.c bench/raw.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(WARN) $(CURL_CFLAGS) -o $@ $< $(CURL_LIBS)
 
-.PHONY: bench deps-bench
+.PHONY: bench bench-build deps-bench
 deps-bench: deps
-	@missing=""; for p in $(DEB_PACKAGES_bench); do \
-	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \
-	done; \
-	if [ -n "$$missing" ]; then \
-	  echo "make deps-bench: installing$$missing"; \
-	  sudo=""; [ "$$(id -u)" = 0 ] || sudo=sudo; \
-	  $$sudo apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends $$missing; \
-	fi
+	@$(MAKE) --no-print-directory deps DEB_PACKAGES="$(DEB_PACKAGES_bench)"
 
-bench: deps-bench
+bench-build: deps-bench
 	@$(MAKE) --no-print-directory all $(BENCH_BIN)
+
+bench: bench-build
 	@$(BENCH_ENV) LUA=$(LUA) CC="$(CC)" sh bench/run.sh

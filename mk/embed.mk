@@ -1,15 +1,17 @@
 # The game-server embedding example (examples/embed/): a C host with its own
 # lua_State and a 60 Hz frame loop. `make test` builds and runs it against
 # the mock with added latency; it fails unless every request completes.
+# `make test-embed` does only that (deps first: the mock needs LuaSocket).
 EMBED_HOST    = build/embed-host
 EMBED_LUALIB ?= -llua$(LUA_VERSION)
 
-$(EMBED_HOST): examples/embed/host.c
+$(EMBED_HOST): examples/embed/host.c | deps-build
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(WARN) -I$(LUA_INCDIR) -o $@ $< $(EMBED_LUALIB) -lm
 
 .PHONY: test-embed
-test-embed: $(EMBED_HOST) $(CORE)
+test-embed: deps
+	@$(MAKE) --no-print-directory $(EMBED_HOST) $(CORE)
 	@$(RUN_ENV) sh examples/embed/run.sh $(EMBED_HOST)
 
 TEST_PRE += test-embed

@@ -4,8 +4,23 @@
 #
 #   json_decode   any bytes into json.decode; a value must survive encode/decode
 #   json_encode   bytes describe a Lua value (cycles, marks, NaN, any string...)
-#   response      bytes are a raw HTTP response read by a real libcurl transfer
-#                 and mapped by the Lua client into data or an error
+#   response      bytes are the server's answer, read by a real libcurl
+#                 transfer from a listener on 127.0.0.1 and mapped by the Lua
+#                 client into data or an error; two modes:
+#                   raw       the bytes are the HTTP response as they are;
+#                   envelope  (first byte NUL) the other bytes are choices
+#                             from which fuzz/envelope.lua builds a response:
+#                             status 200-599, odd headers (Retry-After with
+#                             odd values...), a JSON error envelope whose
+#                             success, message, messageKey, data and error
+#                             each hold any type (arrays of mixed values with
+#                             objects, nulls and booleans; objects; deep
+#                             nestings) or are absent.
+#                 A client that raises instead of returning data or nil, err
+#                 (a hamsa error with a string kind and message) is a crash.
+#                 Seeds: fuzz/corpus/response/env-* (written by
+#                 fuzz/envelope-seeds.lua); HAMSA_FUZZ_SHOW=1 build/fuzz/response
+#                 FILE prints the response an input builds.
 #
 # Each starts from its seed corpus, fuzz/corpus/<harness>/ (read only: new
 # inputs go to build/fuzz/corpus/<harness>/). Figures (executions, coverage,
@@ -26,7 +41,7 @@ FUZZ_FIGURES   = docs/figures/fuzz.tsv
 .PHONY: fuzz fuzz-build deps-fuzz
 
 deps-fuzz: deps
-	@$(MAKE) --no-print-directory deps DEB_PACKAGES="clang libclang-rt-dev liblua$(LUA_VERSION)-dev"
+	@$(MAKE) --no-print-directory deps DEB_PACKAGES="clang libclang-rt-dev $(call lua_dev,$(LUA_VERSION))"
 
 # only the response harness needs http.c's hook (HAMSA_FUZZING)
 $(FUZZ_DIR)/response: FUZZ_DEFS = -DHAMSA_FUZZING

@@ -6,6 +6,12 @@
 #   make test-lua-5.3                         one of them (also test-lua-jit)
 #   make core-lua-5.1                         only build build/5.1/hamsa/core.so
 #
+# Each installs what it needs first: deps-matrix the interpreters and headers
+# of MATRIX_LUAS (test-lua-<v>: of <v> only), and any build/<v>/hamsa/core.so
+# the headers of its Lua (deps-headers-<v>), whichever target asks for it
+# (spec/80's build/jit/hamsa/core.so is asked for by make test, make
+# check-memory...).
+#
 # Each Lua runs Debian's busted script with its own interpreter (lua-busted
 # and its dependencies ship modules for 5.1 to 5.4; LuaJIT uses the 5.1
 # ones) and its own core, build/<v>/hamsa/core.so, compiled with -Werror
@@ -28,16 +34,22 @@ matrix_lua    = $(if $(filter jit,$1),luajit,lua$1)
 matrix_incdir = $(if $(filter jit,$1),/usr/include/luajit-2.1,/usr/include/lua$1)
 matrix_core   = build/$1/hamsa/core.so
 matrix_name   = $(if $(filter jit,$1),LuaJIT,Lua $1)
+matrix_dev    = $(if $(filter jit,$1),libluajit2-5.1-dev,$(call lua_dev,$1))
 
 .PHONY: test-all-luas deps-matrix
 .PRECIOUS: build/%/hamsa/core.so
 
 deps-matrix: deps
-	@pkgs=""; for v in $(filter-out jit,$(MATRIX_LUAS)); do pkgs="$$pkgs lua$$v liblua$$v-dev"; done; \
+	@pkgs="$(foreach v,$(filter-out jit,$(MATRIX_LUAS)),lua$v $(call lua_dev,$v))"; \
 	case " $(MATRIX_LUAS) " in *" jit "*) pkgs="$$pkgs luajit2 libluajit2-5.1-dev";; esac; \
 	$(MAKE) --no-print-directory deps DEB_PACKAGES="$$pkgs"
 
-build/%/hamsa/core.so: $(SOURCES) $(HEADERS) Makefile mk/matrix.mk
+# the headers of one Lua, installed when missing; order-only, and never a
+# file: asked for only when the core it serves is (re)built
+deps-headers-%:
+	@$(MAKE) --no-print-directory deps DEB_PACKAGES="$(call matrix_dev,$*) $(DEB_PACKAGES_build)"
+
+build/%/hamsa/core.so: $(SOURCES) $(HEADERS) Makefile mk/matrix.mk | deps-headers-%
 	@mkdir -p $(dir $@)
 	$(CC) $(MATRIX_CFLAGS) -I$(call matrix_incdir,$*) $(LIBFLAG) -o $@ $(SOURCES) $(CURL_LIBS)
 
@@ -45,8 +57,10 @@ core-lua-%:
 	@$(MAKE) --no-print-directory $(call matrix_core,$*)
 
 # Runs one Lua's suite; the exit status goes to build/matrix/<v>.rc, so that
-# test-all-luas runs them all before it judges.
-matrix-run-%: $(call matrix_core,5.4) $(call matrix_core,jit)
+# test-all-luas runs them all before it judges. Besides the core under test:
+# the mock's (5.4), spec/80's (jit), and build/hamsa/core.so, which
+# bin/hamsa-mock finds next to bin/ when spec/05 starts it with no paths set.
+matrix-run-%: $(CORE) $(call matrix_core,5.4) $(call matrix_core,jit)
 	@$(MAKE) --no-print-directory $(call matrix_core,$*)
 	@mkdir -p $(MATRIX_DIR)
 	@echo "=== $(call matrix_name,$*): $(call matrix_lua,$*) /usr/bin/busted, core $(call matrix_core,$*)"
@@ -55,7 +69,8 @@ matrix-run-%: $(call matrix_core,5.4) $(call matrix_core,jit)
 	   $(call matrix_lua,$*) /usr/bin/busted --cpath='build/$*/?.so' $(BUSTED_ARGS); \
 	   echo $$? > $(MATRIX_DIR)/$*.rc; } 2>&1 | tee $(MATRIX_DIR)/$*.log
 
-test-lua-%: deps-matrix
+test-lua-%:
+	@$(MAKE) --no-print-directory deps-matrix MATRIX_LUAS=$*
 	@$(MAKE) --no-print-directory matrix-run-$*
 	@exit $$(cat $(MATRIX_DIR)/$*.rc)
 

@@ -5,7 +5,8 @@
 # against the mock through hamsa.openresty, and proves that a slow API call
 # does not stall the worker. It is part of the suite, so `make test` runs
 # it; TEST_PRE builds the LuaJIT core it loads, build/jit/hamsa/core.so
-# (the rule is in mk/matrix.mk).
+# (the rule is in mk/matrix.mk), and so does every other target that runs
+# the suite (check-memory, test-lua-<v>...).
 #
 #   make test-openresty    only that spec
 #   make demo-openresty    nginx + the mock, one call placed through nginx

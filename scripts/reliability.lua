@@ -234,7 +234,8 @@ w()
 local what = {
     json_decode = "any bytes to `json.decode`; a value must survive encode/decode",
     json_encode = "generated Lua values (cycles, marks, NaN, any string) to `json.encode`",
-    response = "a raw HTTP response through a real libcurl transfer into the Lua client",
+    response = "a raw HTTP response, or one built around an error envelope with any type in every field, "
+        .. "through a real libcurl transfer into the Lua client (a raise is a crash)",
 }
 local function fuzz_table(rows)
     w("| Harness | What it feeds | Seconds | Executions | Exec/s | Coverage (edges) | Seeds | New inputs | Crashes |")
