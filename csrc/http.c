@@ -51,7 +51,8 @@ typedef struct transfer transfer;
  * set: saves a curl_easy_reset and the dozen options all requests share.
  * A different shape (say a PATCH after a POST) gets a reset first, so no
  * option of one request (CUSTOMREQUEST, a body mode, a CA file) can leak
- * into another. */
+ * into another. Spares exist only with libcurl 8.1.0 or later (see
+ * give_back_easy). */
 typedef struct {
     char method[16];            /* "" for a method too long to compare */
     unsigned flags;             /* SHAPE_* */
@@ -76,6 +77,7 @@ typedef struct {
     spare_easy spare[SPARE_MAX];
     int nspare;
     int closed;
+    int reuse_easy;                  /* libcurl >= 8.1.0 (see give_back_easy) */
     char *auth;                      /* "Authorization: ..." line, or NULL: kept
                                         here so that no Lua table holds the key */
 } multi;
@@ -335,7 +337,10 @@ static void give_back_easy(transfer *t)
 {
     multi *m = t->owner;
     if (!t->easy) return;
-    if (m && !m->closed && m->nspare < SPARE_MAX) {
+    /* libcurl before 8.1.0 keeps a pointer to the previous transfer's last
+     * header (curl/curl#11101): a folded first header line in the next
+     * response then reads freed memory, so there a handle is never reused */
+    if (m && !m->closed && m->nspare < SPARE_MAX && m->reuse_easy) {
         spare_easy *s = &m->spare[m->nspare++];
         if (t->shape.flags & SHAPE_VERBOSE) {
             curl_easy_reset(t->easy);   /* drops the debug callback and its t */
@@ -951,6 +956,7 @@ static int multi_new(lua_State *L)
         return luaL_error(L, "curl_multi_init failed");
     }
     m->closed = 0;
+    m->reuse_easy = curl_version_info(CURLVERSION_NOW)->version_num >= 0x080100;
     if (max_host > 0) curl_multi_setopt(m->cm, CURLMOPT_MAX_HOST_CONNECTIONS, max_host);
     if (max_total > 0) curl_multi_setopt(m->cm, CURLMOPT_MAX_TOTAL_CONNECTIONS, max_total);
     return 1;

@@ -51,4 +51,21 @@ describe("hamsa fuzz regressions", function()
         assert.equal("CURLE_GOT_NOTHING", err.code)
         assert.is_true(#lines > 0)
     end)
+
+    -- fuzz/corpus/response/regress-folded-first-header: libcurl before 8.1.0
+    -- kept a pointer to the previous transfer's last header in a reused easy
+    -- handle (curl/curl#11101); a first header line that starts with a space
+    -- (a "continuation") then read freed memory (ASan: heap-use-after-free in
+    -- Curl_headers_push). The engine reuses handles only from 8.1.0 on.
+    it("a folded first header line after an earlier answer on the same client is a clean error", function()
+        local c = hamsa.new({ api_key = server.api_key, base_url = server.url, max_retries = 0 })
+        for round = 1, 3 do
+            assert.is_table((c.agents:create({ agentName = "before " .. round })))
+            server:fault({ action = "raw", raw = "HTTP/1.1 200 OK\r\n Folded: value\r\nContent-Type: application/json\r\n"
+                .. "Content-Length: 30\r\n\r\n{\"success\":true,\"data\":null}\r\n" })
+            local data, err = c.agents:create({ agentName = "folded " .. round })
+            assert.is_true(data ~= nil or hamsa.is_error(err))
+        end
+        c:close()
+    end)
 end)

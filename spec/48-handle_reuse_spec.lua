@@ -1,6 +1,7 @@
 -- The engine keeps spare libcurl handles set up between requests (see the
 -- `shape` comment in csrc/http.c): a request of the same shape reuses one
--- as it is. Proved here on the server's side: whatever order the methods
+-- as it is (with libcurl 8.1.0 and later; before, handles are not reused:
+-- see give_back_easy and spec/47). Proved here on the server's side: whatever order the methods
 -- come in, no option of one request leaks into the next (a PATCH's custom
 -- method into a POST, a body into a GET, a key into another request), and
 -- json.encode's depth cap, which the pipeline uses, counts like the old walk.

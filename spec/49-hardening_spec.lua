@@ -157,6 +157,13 @@ describe("hardening", function()
             end)
         end
 
+        it("an error body that is a bare JSON string echoing the key has it redacted", function()
+            server:fault({ status = 400, body = '"bad key ' .. server.api_key .. '"' })
+            local _, err = client.agents:create(body(1))
+            assert.equal("api", err.kind)
+            assert.equal("bad key [REDACTED]", err.body)
+        end)
+
         it("a 2xx with success = false and data = false is an api error", function()
             server:fault({ status = 200, body = '{"success":false,"data":false,"message":["no",{"x":1}]}' })
             local data, err = client.agents:create(body(1))

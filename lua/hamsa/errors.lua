@@ -144,8 +144,8 @@ function M.scrub(e, secret)
     if not secret or secret == "" then return e end
     e.message = M.redact(e.message, secret)
     e.code = M.redact(e.code, secret)
-    redact_deep(e.body, secret, {})
-    redact_deep(e.headers, secret, {})
+    e.body = redact_deep(e.body, secret, {})        -- a bare string body is replaced, not edited
+    e.headers = redact_deep(e.headers, secret, {})
     return e
 end
 

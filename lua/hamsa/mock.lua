@@ -61,7 +61,9 @@
 -- cleanly, no answer), `"close_mid_body"` (a Content-Length larger than the
 -- bytes sent, then close), `"drip"` (one byte every `interval` seconds,
 -- default 0.1), `"hang"` (never answer; keep the socket until the client leaves),
--- `"reset_mid_body"` (half the body, then a TCP RST). `pad` (bytes) appends
+-- `"reset_mid_body"` (half the body, then a TCP RST), `"raw"` (send the
+-- fault's `raw` string as the whole answer, byte for byte, then close: for
+-- malformed responses). `pad` (bytes) appends
 -- that many spaces to the body, for answers too big to queue as a fault.
 -- Each logged request also carries `at`, the server's clock when it arrived.
 --
@@ -702,12 +704,12 @@ end
 ---------------------------------------------------------------------------
 
 local ACTIONS = { reset = true, close = true, close_mid_body = true, drip = true, hang = true,
-                  reset_mid_body = true }
+                  reset_mid_body = true, raw = true }
 
 local FAULT_FIELDS = {
     path = "string", method = "string", times = "integer", status = "integer",
     body = "string", content_type = "string", headers = "table", delay = "number",
-    action = "string", interval = "number", pad = "integer",
+    action = "string", interval = "number", pad = "integer", raw = "string",
 }
 
 -- A checked copy of one fault spec, or nil and a message.
@@ -741,6 +743,9 @@ local function parse_fault(spec)
     end
     if f.action and not ACTIONS[f.action] then
         return nil, "unknown fault action '" .. f.action .. "'"
+    end
+    if (f.action == "raw") ~= (f.raw ~= nil) then
+        return nil, "fault field 'raw' goes with action \"raw\", and that action needs it"
     end
     if f.method then f.method = upper(f.method) end
     if f.headers then
@@ -898,6 +903,7 @@ local function serve_api_now(self, conn, req)
     if action == "reset" then abort(conn); return false end
     if action == "close" then return false end
     if action == "hang" then hang(conn); return false end
+    if action == "raw" then send_all(conn, f.raw); return false end
     local res = (f and (f.status or f.body)) and fault_response(f) or safely(route, self, req)
     if f and f.headers then
         for name, value in pairs(f.headers) do set_header(res, name, value) end
