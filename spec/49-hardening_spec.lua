@@ -81,6 +81,41 @@ describe("hardening", function()
             assert.equal(1, b_done)
         end)
 
+        it("a blocking call in an on_done that a task's poll delivers works on every Lua", function()
+            -- (Lua 5.1 cannot yield the task through the callback's pcall: the
+            -- call blocks there instead of raising)
+            local got
+            client.agents:create(body(1), { on_done = function()
+                got = assert(client.agents:create(body("inner"))).agentName
+            end })
+            local task = client:spawn(function()
+                assert(client.agents:create(body("task")))
+                for _ = 1, 500 do
+                    if got then break end
+                    client:poll(0.01)
+                end
+                return got
+            end)
+            assert.equal(0, client:run(10))
+            assert.is_nil(task.error)
+            assert.equal("Rinner", task.results[1])
+        end)
+
+        it("a task's call that cannot yield (Lua 5.1, inside a pcall) raises and leaves nothing in flight", function()
+            local task = client:spawn(function()
+                return pcall(client.agents.create, client.agents, body(1))
+            end)
+            client:run(5)
+            assert.is_true(task.done)
+            if task.results[1] then
+                assert.is_table(task.results[2])                  -- 5.2+, LuaJIT: the call went through
+            else
+                assert.matches("yield", tostring(task.results[2]))    -- 5.1
+                assert.equal(0, #server:requests())
+            end
+            assert.equal(0, client:pending())
+        end)
+
         it("a task that yields outside a hamsa call ends with an error instead of hanging", function()
             local task = client:spawn(function()
                 assert(client.agents:create(body(1)))

@@ -61,6 +61,16 @@ M.REQUEST_OPTIONS = REQUEST_OPTIONS
 -- inspector, a debugger, a careless log line) cannot show it.
 local SECRETS = setmetatable({}, { __mode = "k" })
 
+-- What a task yields to have its request started (see _send and M._resume).
+local START = {}
+
+-- Whether a coroutine can yield through pcall (5.2+ and LuaJIT; not 5.1).
+local YIELD_THROUGH_PCALL = (function()
+    local co = cocreate(function() return pcall(coyield, true) end)
+    local _, v = coresume(co)
+    return v == true
+end)()
+
 local EMPTY = setmetatable({}, { __newindex = function() error("read-only", 2) end })
 
 ---------------------------------------------------------------------------
@@ -202,6 +212,7 @@ function M.new(opts, level)
         _rtail = 0,
         _pending = 0,            -- async calls whose on_done has not run yet
         _tasks = {},             -- coroutine -> Task, for client:spawn
+        _calling = {},           -- Lua 5.1: coroutine -> depth of deliver callbacks in it
         _ntasks = 0,
         _closed = false,
     }, Client)
@@ -528,7 +539,18 @@ local function deliver(self)
         if call and not call.delivered then
             call.delivered = true
             self._pending = self._pending - 1
-            local ok, e = pcall(call.on_done, call.data, call.err, call.response)
+            local ok, e
+            if YIELD_THROUGH_PCALL then
+                ok, e = pcall(call.on_done, call.data, call.err, call.response)
+            else
+                -- Lua 5.1: a task's call made in this callback cannot yield
+                -- through the pcall, so _send makes it a plain blocking one
+                local co = corunning() or self
+                local calling = self._calling
+                calling[co] = (calling[co] or 0) + 1
+                ok, e = pcall(call.on_done, call.data, call.err, call.response)
+                calling[co] = calling[co] > 1 and calling[co] - 1 or nil
+            end
             if not ok then
                 if self._on_error then
                     pcall(self._on_error, e, call.request)
@@ -672,20 +694,24 @@ function Client:_send(method, path, query, body, opts, validator, prepare)
             no_resend = not retry.IDEMPOTENT[method],
         },
     }
-    local task = not on_done and self._tasks[corunning() or 0]
-    if task then
-        -- inside client:spawn: the call looks blocking but yields to the loop
-        call.on_done = function(...) return M._resume(self, task, ...) end
+    local co = corunning()
+    local task = not on_done and self._tasks[co or 0]
+    if task and not YIELD_THROUGH_PCALL and self._calling[co] then
+        task = nil          -- Lua 5.1, inside a callback of deliver: it blocks instead
     end
-    start_attempt(self, call)
-    if not call.on_done then return run(self, call) end
-    self._pending = self._pending + 1
     if task then
-        task.waiting = true
-        local data, err, response = coyield()
+        -- inside client:spawn: the call looks blocking but yields to the
+        -- loop. It yields first and M._resume starts it: where the yield
+        -- cannot happen (Lua 5.1 inside a pcall), it raises here and
+        -- nothing was sent or left in flight.
+        call.on_done = function(...) return M._resume(self, task, ...) end
+        local data, err, response = coyield(START, call)
         if err then return nil, err, response end
         return data, response
     end
+    start_attempt(self, call)
+    if not on_done then return run(self, call) end
+    self._pending = self._pending + 1
     local req = setmetatable({ _client = self, _call = call }, Request)
     call.request = req
     return req
@@ -749,15 +775,26 @@ end
 
 -- Resumes a task with the results of its request; records its end.
 function M._resume(self, task, ...)
-    task.waiting = false
     local res = pack(coresume(task.co, ...))
-    local dead = costatus(task.co) == "dead"
-    if not dead and not task.waiting then
+    if costatus(task.co) ~= "dead" then
+        if res[1] and res[2] == START then
+            -- a request of the task's: in flight from now on, and the
+            -- task resumes from its on_done
+            local call = res[3]
+            self._pending = self._pending + 1
+            if self._closed then
+                return complete(self, call, nil, errors.new("cancelled", "the client is closed"))
+            end
+            local ok, e = pcall(start_attempt, self, call)
+            if not ok then
+                complete(self, call, nil, errors.new("network", format("%s %s: %s", call.method, call.path,
+                    tostring(e))))
+            end
+            return
+        end
         -- it yielded, but not in a request of ours: nothing here can know
         -- what to resume it with, so it ends with an error
         res = { false, "hamsa: a task yielded outside a hamsa call (use a coroutine of your own for that)" }
-    elseif not dead then
-        return
     end
     self._tasks[task.co] = nil
     self._ntasks = self._ntasks - 1
