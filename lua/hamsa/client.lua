@@ -97,6 +97,11 @@ end
 
 local header_lines
 
+-- Whether `v` is not a usable wait in seconds (NaN included).
+local function bad_wait(v)
+    return type(v) ~= "number" or v ~= v or v < 0
+end
+
 --- Checks an options table against a spec of names and types, and the
 -- values that would otherwise fail later, far from the caller's line.
 -- `level` is the error level of the caller's caller.
@@ -121,10 +126,6 @@ local function check_options(opts, spec, where, level)
             error(where .. ": idempotency_key must be 1 to 255 characters without control characters", level + 1)
         end
         if opts.headers then header_lines(opts.headers, where, level + 1) end
-        if opts.query then
-            local msg = url.check_query(opts.query)
-            if msg then error(where .. ": " .. msg, level + 1) end
-        end
     end
 end
 M.check_options = check_options
@@ -412,9 +413,11 @@ local function enqueue(self, call)
     self._ready[tail] = call
 end
 
--- Ends a call: its result is final. Called once per call (cancel and the
--- transfer's end both check `done` first).
+-- Ends a call: its result is final, and its on_done is queued. A call
+-- already done is left as it is (a logger may cancel a call while its
+-- transfer is being finished), so each call is queued at most once.
 local function complete(self, call, data, err, response)
+    if call.done then return end
     call.done = true
     call.data, call.err, call.response = data, err, response
     if call.on_done then enqueue(self, call) end
@@ -451,7 +454,6 @@ local function finish_transfer(self, t)
     if not err then
         if key then response.body = errors.redact(body, key) end
         if self._log then log(self, "debug", "%s %s: %d in %.1f ms", call.method, call.path, status, secs * 1000) end
-        if call.done then return end            -- a logger cancelled it meanwhile
         return complete(self, call, data, nil, response)
     end
     err.attempts = call.attempts
@@ -469,7 +471,6 @@ local function finish_transfer(self, t)
     errors.scrub(err, key)
     response.body = errors.redact(body, key)
     err.response = response
-    if call.done then return end
     complete(self, call, nil, err, response)
 end
 
@@ -520,9 +521,10 @@ end
 -- Runs the callbacks that are due, each once, under pcall. An error in one
 -- does not stop the others; it goes to opts.on_error when the client has
 -- one, otherwise the first is raised again once all have run. Each call is
--- taken off the queue and counted as delivered before its callback runs, so
--- a nested deliver (a callback that polls) or a callback that yields and is
--- resumed much later can neither run it twice nor count it twice.
+-- queued once (complete) and taken off the queue, and counted, before its
+-- callback runs, so a nested deliver (a callback that polls) or a callback
+-- that yields and is resumed much later can neither run it twice nor count
+-- it twice.
 local function deliver(self)
     local first_err
     while self._rhead <= self._rtail do
@@ -534,27 +536,24 @@ local function deliver(self)
         else
             self._rhead = head + 1
         end
-        if call and not call.delivered then
-            call.delivered = true
-            self._pending = self._pending - 1
-            local ok, e
-            if YIELD_THROUGH_PCALL then
-                ok, e = pcall(call.on_done, call.data, call.err, call.response)
-            else
-                -- Lua 5.1: a task's call made in this callback cannot yield
-                -- through the pcall, so _send makes it a plain blocking one
-                local co = corunning() or self
-                local calling = self._calling
-                calling[co] = (calling[co] or 0) + 1
-                ok, e = pcall(call.on_done, call.data, call.err, call.response)
-                calling[co] = calling[co] > 1 and calling[co] - 1 or nil
-            end
-            if not ok then
-                if self._on_error then
-                    pcall(self._on_error, e, call.request)
-                elseif first_err == nil then
-                    first_err = e
-                end
+        self._pending = self._pending - 1
+        local ok, e
+        if YIELD_THROUGH_PCALL then
+            ok, e = pcall(call.on_done, call.data, call.err, call.response)
+        else
+            -- Lua 5.1: a task's call made in this callback cannot yield
+            -- through the pcall, so _send makes it a plain blocking one
+            local co = corunning() or self
+            local calling = self._calling
+            calling[co] = (calling[co] or 0) + 1
+            ok, e = pcall(call.on_done, call.data, call.err, call.response)
+            calling[co] = calling[co] > 1 and calling[co] - 1 or nil
+        end
+        if not ok then
+            if self._on_error then
+                pcall(self._on_error, e, call.request)
+            elseif first_err == nil then
+                first_err = e
             end
         end
     end
@@ -606,7 +605,8 @@ function Client:_fail(err, opts)
 end
 
 --- Sends one request through checks, encoding, attempts and retries.
--- Resources call it with their validator and preparer; `opts` was checked.
+-- Resources call it with their validator and preparer; `opts` was checked;
+-- `query` is the built query string (url.query), or nil.
 -- @treturn[1] any data, response (blocking)
 -- @treturn[2] Request (with opts.on_done)
 function Client:_send(method, path, query, body, opts, validator, prepare)
@@ -621,10 +621,6 @@ function Client:_send(method, path, query, body, opts, validator, prepare)
     -- libcurl (and any proxy) would resolve a "." or ".." segment, sending
     -- the request to another route: update("..") must not become PATCH /v1/
     -- (a plain search for "/." first spares most paths the two pattern scans)
-    if find(path, "%z") then
-        -- C would cut the URL there, and what is left may name another route
-        return fail(self, errors.invalid(nil, format("%s: the path contains a NUL byte", method)), on_done)
-    end
     if find(path, "/.", 1, true) and (find(path, "/%.%.?/") or find(path, "/%.%.?$")) then
         return fail(self, errors.invalid(nil, format("%s %s: a path segment cannot be \".\" or \"..\"",
             method, path)), on_done)
@@ -677,7 +673,7 @@ function Client:_send(method, path, query, body, opts, validator, prepare)
     end
 
     local full = self._base_url .. path
-    if query and next(query) then full = full .. "?" .. url.query(query) end
+    if query and query ~= "" then full = full .. "?" .. query end
     local stall = opts.stall_timeout or self._stall
     local call = {
         method = method, path = path, attempts = 0,
@@ -732,7 +728,13 @@ function Client:request(method, path, body, opts)
     end
     if body ~= nil and type(body) ~= "table" then error("client:request: body must be a table", 2) end
     check_options(opts, REQUEST_OPTIONS, "client:request", 2)
-    return self:_send(method, path, opts and opts.query, body, opts)
+    local query
+    if opts and opts.query then
+        local msg
+        query, msg = url.query(opts.query)
+        if not query then error("client:request: " .. msg, 2) end
+    end
+    return self:_send(method, path, query, body, opts)
 end
 
 ---------------------------------------------------------------------------
@@ -743,7 +745,7 @@ end
 -- @treturn number requests whose on_done has not run yet
 function Client:poll(max_wait)
     max_wait = max_wait or 0
-    if type(max_wait) ~= "number" or max_wait ~= max_wait or max_wait < 0 then
+    if bad_wait(max_wait) then
         error("client:poll: max_wait must be a number >= 0", 2)
     end
     -- a closed client still delivers: requests made after close() get
@@ -827,7 +829,7 @@ end
 -- @tparam[opt] number timeout seconds
 -- @treturn number tasks still running
 function Client:run(timeout)
-    if timeout ~= nil and (type(timeout) ~= "number" or timeout ~= timeout or timeout < 0) then     -- NaN too
+    if timeout ~= nil and bad_wait(timeout) then
         error("client:run: timeout must be a number >= 0", 2)
     end
     self:wait(timeout)
@@ -838,7 +840,7 @@ end
 -- @tparam[opt] number timeout seconds
 -- @treturn number requests still in flight (0 when all are done)
 function Client:wait(timeout)
-    if timeout ~= nil and (type(timeout) ~= "number" or timeout ~= timeout or timeout < 0) then     -- NaN too
+    if timeout ~= nil and bad_wait(timeout) then
         error("client:wait: timeout must be a number >= 0", 2)
     end
     local deadline = timeout and now() + timeout

@@ -231,7 +231,7 @@ function Agents:clone(voiceAgentId, body, opts)
     if body ~= nil then check_body(body, "agents:clone", 2) end
     check_options(opts, REQUEST_OPTIONS, "agents:clone", 2)
     if BAD_ID[voiceAgentId] then return bad_id(client, opts) end
-    return client:_send("POST", "/v1/voice-agents/clone", { voiceAgentId = voiceAgentId },
+    return client:_send("POST", "/v1/voice-agents/clone", "voiceAgentId=" .. escape(voiceAgentId),
         body or object(), opts, validate.agent_clone)
 end
 

@@ -2,9 +2,8 @@
 -- Ids are never concatenated raw into a path (a "../" or "?" in an id
 -- must not change the route).
 -- @module hamsa.url
-local format, byte, gsub, match, type, next, ipairs, rawget, sort, concat, assert =
-    string.format, string.byte, string.gsub, string.match, type, next, ipairs, rawget, table.sort, table.concat,
-    assert
+local format, byte, gsub, match, type, next, ipairs, rawget, sort, concat =
+    string.format, string.byte, string.gsub, string.match, type, next, ipairs, rawget, table.sort, table.concat
 local floor, huge, math_type, tostring = math.floor, math.huge, math.type, tostring
 local encode = require("hamsa.core").json.encode
 
@@ -56,44 +55,36 @@ local function is_list(t)
     return true
 end
 
---- Checks a query table: string keys; values that are strings, finite
--- numbers, booleans, or lists of those (a list repeats the key:
--- `status = {"COMPLETED", "FAILED"}`). `hamsa.null`, nested tables, NaN
--- and the like are misuse.
--- @treturn string|nil a message naming the key, or nil when it is fine
-function M.check_query(q)
-    local keys, err = sorted_keys(q)
-    if not keys then return err end
-    for _, k in ipairs(keys) do
-        local v = rawget(q, k)
-        if type(v) == "table" then
-            if not is_list(v) then return format("query.%s must be a value or a list of values", k) end
-            for i = 1, #v do
-                if not text(rawget(v, i)) then
-                    return format("query.%s[%d] must be a string, a finite number or a boolean", k, i)
-                end
-            end
-        elseif not text(v) then
-            return format("query.%s must be a string, a finite number, a boolean or a list of them", k)
-        end
-    end
-    return nil
-end
-
---- Builds "a=1&b=x%20y" from a checked table (see check_query), keys
--- sorted; a list value repeats the key: `status=A&status=B`.
+--- Builds "a=1&b=x%20y" from a table, keys sorted, in one walk that also
+-- checks it: string keys; values that are strings, finite numbers, booleans,
+-- or lists of those (a list repeats the key: `status = {"COMPLETED",
+-- "FAILED"}` is `status=COMPLETED&status=FAILED`). `hamsa.null`, nested
+-- tables, NaN and the like are misuse.
+-- @treturn[1] string
+-- @treturn[2] nil
+-- @treturn[2] string a message naming the key
 function M.query(q)
-    local keys = assert(sorted_keys(q))
+    local keys, err = sorted_keys(q)
+    if not keys then return nil, err end
     local out = {}
     for _, k in ipairs(keys) do
         local v = rawget(q, k)
         local ek = M.escape(k)
         if type(v) == "table" then
+            if not is_list(v) then return nil, format("query.%s must be a value or a list of values", k) end
             for i = 1, #v do
-                out[#out + 1] = ek .. "=" .. M.escape(assert(text(rawget(v, i)), "query value"))
+                local x = text(rawget(v, i))
+                if not x then
+                    return nil, format("query.%s[%d] must be a string, a finite number or a boolean", k, i)
+                end
+                out[#out + 1] = ek .. "=" .. M.escape(x)
             end
         else
-            out[#out + 1] = ek .. "=" .. M.escape(assert(text(v), "query value"))
+            local x = text(v)
+            if not x then
+                return nil, format("query.%s must be a string, a finite number, a boolean or a list of them", k)
+            end
+            out[#out + 1] = ek .. "=" .. M.escape(x)
         end
     end
     return concat(out, "&")
