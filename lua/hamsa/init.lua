@@ -5,9 +5,12 @@
 --     local agent, err = client.agents:create { agentName = "Sara", lang = "ar" }
 --
 -- This module is the face of the library; the work happens in
--- `hamsa.client` (pipeline and loop), `hamsa.resources` (routes),
--- `hamsa.validate`, `hamsa.errors`, `hamsa.retry` and the C core
--- `hamsa.core` (libcurl engine and JSON codec).
+-- `hamsa.client` (the Client and Request API, over `hamsa.config`,
+-- `hamsa.request`, `hamsa.loop`, `hamsa.response`, `hamsa.tasks`),
+-- `hamsa.resources` (the methods of the routes in `hamsa.routes`),
+-- `hamsa.validate`, `hamsa.prepare`, `hamsa.errors`, `hamsa.retry`, and the
+-- C core `hamsa.core` (libcurl engine and JSON codec). docs/architecture.md
+-- lists every file and what it owns.
 -- @module hamsa
 local core = require "hamsa.core"
 local client = require "hamsa.client"

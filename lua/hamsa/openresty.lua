@@ -16,8 +16,8 @@
 --     local agent, err = client.agents:create { agentName = "Sara" }
 --     if not agent then ngx.log(ngx.ERR, tostring(err)) end
 --
--- The same calls, arguments and results as `hamsa` (`agents:create`,
--- `:clone`, `:update`, `calls:phone_number`, `:twilio`, `client:request`),
+-- The same calls, arguments and results as `hamsa` (every route of
+-- `hamsa.routes`, such as `agents:create` or `calls:twilio`, and `client:request`),
 -- with these differences, all because values cross into another Lua VM by
 -- copy: options are plain values (no `logger`, `on_error`, `on_done`);
 -- results are copies, whose arrays lose their array mark (the fields the
@@ -44,12 +44,13 @@ local hamsa = require "hamsa"
 --- The same values as in `hamsa`.
 M.null, M.array, M.object, M.json, M.is_error = hamsa.null, hamsa.array, hamsa.object, hamsa.json, hamsa.is_error
 
--- What a call may name, per resource ("" is the client itself).
-local METHODS = {
-    agents = { create = true, clone = true, update = true },
-    calls = { phone_number = true, twilio = true },
-    [""] = { request = true },
-}
+-- What a call may name, per resource ("" is the client itself): the rows
+-- of the route table, and client:request.
+local METHODS = { [""] = { request = true } }
+for _, row in ipairs(require "hamsa.routes") do
+    METHODS[row.resource] = METHODS[row.resource] or {}
+    METHODS[row.resource][row.name] = true
+end
 
 ---------------------------------------------------------------------------
 -- In the worker thread's VM

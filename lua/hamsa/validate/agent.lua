@@ -1,0 +1,212 @@
+--- The rule sets of agent bodies (create, update, clone, and the inline
+-- agentDetails of a call), compiled once at load time from
+-- hamsa.validate.checks: the field rules of docs/wire.md ("Create agent").
+-- @module hamsa.validate.agent
+
+local type, next = type, next
+local getmetatable = getmetatable
+
+local json = require("hamsa.core").json
+local null, ARRAY_MT = json.null, json.array_mt
+local C = require "hamsa.validate.checks"
+local is_finite = C.is_finite
+local check_string = C.check_string
+local check_nonempty = C.check_nonempty
+local check_boolean = C.check_boolean
+local check_https = C.check_https
+local check_timezone = C.check_timezone
+local integer_min = C.integer_min
+local number_positive = C.number_positive
+local number_range = C.number_range
+local enum = C.enum
+local array_of = C.array_of
+local object_tail = C.object_tail
+local check_free = C.check_free
+local object_of = C.object_of
+local check_any_object = C.check_any_object
+
+local M = {}
+
+-- Deepest outcomeResponseShape nesting we follow (guards against cyclic tables too).
+local MAX_SHAPE_DEPTH = 32
+
+-- params: placeholder name -> string, finite number or boolean.
+local function check_params(t)
+    local bad = object_tail(t)
+    if bad then return "", bad end
+    for k, v in next, t do
+        if type(k) ~= "string" then return "", "must be an object" end
+        local tv = type(v)
+        if not (tv == "string" or tv == "boolean" or (tv == "number" and is_finite(v))) then
+            return "." .. k, "must be a string, a finite number or a boolean"
+        end
+    end
+end
+
+-- Google Calendar free slots ---------------------------------------------------------------
+
+local DAYS = {
+    Monday = true, Tuesday = true, Wednesday = true, Thursday = true,
+    Friday = true, Saturday = true, Sunday = true,
+}
+
+local check_slot = object_of({ from = check_string, to = check_string }, { "from", "to" },
+    { from = true, to = true })
+local check_slot_list = array_of(check_slot)
+
+-- A day's entry: a {from, to} slot, or (older response shape) an array of such slots,
+-- judged by how it goes out: an array-marked table or an unmarked sequence is a list; an
+-- unmarked `{}` goes out as `{}`, a slot without `from` (an empty list is `hamsa.array()`).
+local function check_day_entry(e)
+    if type(e) == "table" then
+        local mt = getmetatable(e)
+        if mt == ARRAY_MT or (mt == nil and e[1] ~= nil) then
+            return check_slot_list(e)
+        end
+    end
+    return check_slot(e)
+end
+local check_day = array_of(check_day_entry)
+
+local function check_free_slots(t)
+    local bad = object_tail(t)
+    if bad then return "", bad end
+    for k, v in next, t do
+        if type(k) ~= "string" then return "", "must be an object" end
+        if not DAYS[k] then return "." .. k, "is not a day of the week" end
+        if v ~= null then
+            local s, tail = check_day(v)
+            if s then return "." .. k .. s, tail end
+        end
+    end
+end
+
+-- outcomeResponseShape: a recursive JSON-schema-like shape -----------------------------------
+
+local check_shape_type = enum("object", "array", "string", "number", "integer", "boolean", "null")
+local check_required_list = array_of(check_string)
+
+local function check_shape(t, depth)
+    local bad = object_tail(t)
+    if bad then return "", bad end
+    if depth > MAX_SHAPE_DEPTH then return "", "is nested too deeply" end
+    for k, v in next, t do
+        if type(k) ~= "string" then return "", "must be an object" end
+        if v ~= null then
+            local s, tail
+            if k == "type" then
+                s, tail = check_shape_type(v)
+            elseif k == "description" then
+                s, tail = check_string(v)
+            elseif k == "required" then
+                s, tail = check_required_list(v)
+            elseif k == "items" then
+                s, tail = check_shape(v, depth + 1)
+            elseif k == "properties" then
+                tail = object_tail(v)
+                if tail then
+                    s = ""
+                else
+                    for name, sub_shape in next, v do
+                        if type(name) ~= "string" then
+                            s, tail = "", "must be an object"
+                            break
+                        end
+                        s, tail = check_shape(sub_shape, depth + 1)
+                        if s then
+                            s = "." .. name .. s
+                            break
+                        end
+                    end
+                end
+            elseif type(v) == "table" then          -- enum, format, ...: no rule but the form
+                s, tail = check_free(v, 1)
+            end
+            if s then return "." .. k .. s, tail end
+        end
+    end
+end
+
+local function check_outcome_shape(v)
+    return check_shape(v, 1)
+end
+
+-- Agent bodies -----------------------------------------------------------------------------
+
+local webhook_auth = object_of({ authKey = check_string, authSecret = check_string },
+    { "authKey", "authSecret" }, { authKey = true, authSecret = true })
+
+local calendar_settings = object_of({
+    calendarId = check_string,
+    eventTitle = check_string,
+    calendarName = check_string,
+    accessToken = check_string,
+    refreshToken = check_string,
+    meetingDuration = number_positive,
+    timezone = check_timezone,
+    freeSlots = check_free_slots,
+})
+
+local tools = object_of({
+    googleCalendar = check_boolean,
+    genderDetection = check_boolean,
+    smartCallEnd = check_boolean,
+})
+
+-- The fields of a create body; update and inline agents derive from it.
+local AGENT_FIELDS = {
+    agentName = check_nonempty,
+    greetingMessage = check_string,
+    preamble = check_string,
+    lang = enum("ar", "en"),
+    pokeMessages = array_of(check_string),
+    realTime = check_boolean,
+    interrupt = check_boolean,
+    backgroundNoise = check_boolean,
+    thinkingVoice = check_boolean,
+    speakerIdentification = check_boolean,
+    agenticRag = check_boolean,
+    silenceThreshold = integer_min(1),
+    outcome = check_string,
+    outcomeResponseShape = check_outcome_shape,
+    voiceId = check_nonempty,
+    tools = tools,
+    params = check_params,
+    googleCalendarSettings = calendar_settings,
+    freeSlots = check_free_slots,
+    webhookUrl = check_https,
+    webhookAuth = webhook_auth,
+    responseDelay = number_range(100, 1500),
+    minInterruptionDuration = number_range(0.2, 1.5),
+    vadActivationThreshold = number_range(0.2, 0.9),
+    userInactivityTimeout = number_positive,
+    maxCallDuration = number_positive,
+    llmConfig = check_any_object,
+    greetingMessageType = enum("STATIC", "PROMPT"),
+    -- id lists (string[] in the reference notes), sent as arrays like pokeMessages
+    webToolsIds = array_of(check_string),
+    voiceDictionaryIds = array_of(check_string),
+    knowledgeBaseItemsIds = array_of(check_string),
+}
+
+local function extend(base, more)
+    local t = {}
+    for k, v in next, base do t[k] = v end
+    for k, v in next, more do t[k] = v end
+    return t
+end
+
+local NAME_NONNULL = { agentName = true }
+
+local agent_create = object_of(AGENT_FIELDS, { "agentName" }, NAME_NONNULL)
+local agent_update = object_of(extend(AGENT_FIELDS, {
+    description = check_string,
+    isTemplate = check_boolean,
+    icon = check_string,
+}), nil, NAME_NONNULL)
+local agent_clone = object_of({ agentName = check_nonempty }, nil, NAME_NONNULL)
+
+M.create, M.update, M.clone = agent_create, agent_update, agent_clone
+M.params, M.webhook_auth = check_params, webhook_auth
+
+return M
