@@ -399,7 +399,7 @@ function Model:drive(ctx, r, cl, what, quiet)
     elseif not quiet and what ~= "close" then
         self:log(ctx, "%s -> %s", desc, text(res))
     end
-    -- API.md: on close() the on_done of every request in flight runs at once
+    -- docs/api.md: on close() the on_done of every request in flight runs at once
     -- (checked at the top, while no callback of this client is suspended)
     if what == "close" and ctx == "top" and self.active == 0 and cl.running == 0 then
         for _, rec in ipairs(before) do

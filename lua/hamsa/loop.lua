@@ -196,7 +196,7 @@ local function deliver(self)
             ok, e = pcall(call.on_done, call.data, call.err, call.response)
         else
             -- Lua 5.1: a task's call made in this callback cannot yield
-            -- through the pcall, so _send makes it a plain blocking one
+            -- through the pcall, so tasks.current makes it a plain blocking one
             local co = corunning() or self
             local calling = self._calling
             calling[co] = (calling[co] or 0) + 1
