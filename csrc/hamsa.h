@@ -25,8 +25,8 @@
  * array, object, array_mt, object_mt }. */
 HAMSA_HIDDEN int hamsa_json_open(lua_State *L);
 
-/* http.c: module table at -1; sets core.multi (constructor of the engine)
- * and core.curl_version. */
+/* http.c: module table at -1; sets core.multi (constructor of the engine),
+ * core.curl_version and core.curl_errors (see curl_errors.h). */
 HAMSA_HIDDEN int hamsa_http_open(lua_State *L);
 
 /* sys.c: module table at -1; sets core.now (monotonic seconds) and

@@ -25,6 +25,7 @@
 #include <curl/curl.h>
 
 #include "compat.h"
+#include "curl_errors.h"
 #include "hamsa.h"
 
 #define MULTI_MT "hamsa.multi"
@@ -251,41 +252,42 @@ static int on_debug(CURL *e, curl_infotype type, char *data, size_t size, void *
 /* ---------------------------------------------------------------------- */
 /* error names                                                             */
 
+/* The rows of curl_errors.h, the one list of the libcurl errors hamsa names. */
+static const struct {
+    CURLcode code;
+    const char *name, *kind;
+    int retryable;
+} curl_errors[] = {
+#define CURL_ERROR_ROW(name, kind, retryable) {CURLE_##name, "CURLE_" #name, kind, retryable},
+    HAMSA_CURL_ERRORS(CURL_ERROR_ROW)
+#undef CURL_ERROR_ROW
+};
+
+#define N_CURL_ERRORS (sizeof curl_errors / sizeof curl_errors[0])
+
+/* "CURLE_COULDNT_CONNECT", or NULL for a code the list does not name (a
+ * walk of 31 rows, on failures only). */
 static const char *curl_code_name(CURLcode c)
 {
-    switch (c) {
-    case CURLE_UNSUPPORTED_PROTOCOL: return "CURLE_UNSUPPORTED_PROTOCOL";
-    case CURLE_URL_MALFORMAT: return "CURLE_URL_MALFORMAT";
-    case CURLE_COULDNT_RESOLVE_PROXY: return "CURLE_COULDNT_RESOLVE_PROXY";
-    case CURLE_COULDNT_RESOLVE_HOST: return "CURLE_COULDNT_RESOLVE_HOST";
-    case CURLE_COULDNT_CONNECT: return "CURLE_COULDNT_CONNECT";
-    case CURLE_WEIRD_SERVER_REPLY: return "CURLE_WEIRD_SERVER_REPLY";
-    case CURLE_HTTP2: return "CURLE_HTTP2";
-    case CURLE_PARTIAL_FILE: return "CURLE_PARTIAL_FILE";
-    case CURLE_WRITE_ERROR: return "CURLE_WRITE_ERROR";
-    case CURLE_READ_ERROR: return "CURLE_READ_ERROR";
-    case CURLE_OUT_OF_MEMORY: return "CURLE_OUT_OF_MEMORY";
-    case CURLE_OPERATION_TIMEDOUT: return "CURLE_OPERATION_TIMEDOUT";
-    case CURLE_RANGE_ERROR: return "CURLE_RANGE_ERROR";
-    case CURLE_SSL_CONNECT_ERROR: return "CURLE_SSL_CONNECT_ERROR";
-    case CURLE_ABORTED_BY_CALLBACK: return "CURLE_ABORTED_BY_CALLBACK";
-    case CURLE_TOO_MANY_REDIRECTS: return "CURLE_TOO_MANY_REDIRECTS";
-    case CURLE_GOT_NOTHING: return "CURLE_GOT_NOTHING";
-    case CURLE_SSL_ENGINE_NOTFOUND: return "CURLE_SSL_ENGINE_NOTFOUND";
-    case CURLE_SEND_ERROR: return "CURLE_SEND_ERROR";
-    case CURLE_RECV_ERROR: return "CURLE_RECV_ERROR";
-    case CURLE_SSL_CERTPROBLEM: return "CURLE_SSL_CERTPROBLEM";
-    case CURLE_SSL_CIPHER: return "CURLE_SSL_CIPHER";
-    case CURLE_PEER_FAILED_VERIFICATION: return "CURLE_PEER_FAILED_VERIFICATION";
-    case CURLE_BAD_CONTENT_ENCODING: return "CURLE_BAD_CONTENT_ENCODING";
-    case CURLE_FILESIZE_EXCEEDED: return "CURLE_FILESIZE_EXCEEDED";
-    case CURLE_SSL_CACERT_BADFILE: return "CURLE_SSL_CACERT_BADFILE";
-    case CURLE_SSL_SHUTDOWN_FAILED: return "CURLE_SSL_SHUTDOWN_FAILED";
-    case CURLE_HTTP2_STREAM: return "CURLE_HTTP2_STREAM";
-    case CURLE_HTTP3: return "CURLE_HTTP3";
-    case CURLE_PROXY: return "CURLE_PROXY";
-    case CURLE_SEND_FAIL_REWIND: return "CURLE_SEND_FAIL_REWIND";
-    default: return NULL;
+    size_t i;
+    for (i = 0; i < N_CURL_ERRORS; i++)
+        if (curl_errors[i].code == c) return curl_errors[i].name;
+    return NULL;
+}
+
+/* Pushes core.curl_errors: { [name] = { kind = s, retryable = b } } for
+ * every row, which lua/hamsa/errors.lua reads. */
+static void push_curl_errors(lua_State *L)
+{
+    size_t i;
+    lua_createtable(L, 0, (int)N_CURL_ERRORS);
+    for (i = 0; i < N_CURL_ERRORS; i++) {
+        lua_createtable(L, 0, 2);
+        lua_pushstring(L, curl_errors[i].kind);
+        lua_setfield(L, -2, "kind");
+        lua_pushboolean(L, curl_errors[i].retryable);
+        lua_setfield(L, -2, "retryable");
+        lua_setfield(L, -2, curl_errors[i].name);
     }
 }
 
@@ -1028,6 +1030,8 @@ int hamsa_http_open(lua_State *L)
     new_class(L, TRANSFER_MT, transfer_meta, transfer_methods);
     lua_pushcfunction(L, multi_new);
     lua_setfield(L, -2, "multi");
+    push_curl_errors(L);
+    lua_setfield(L, -2, "curl_errors");
     lua_pushstring(L, curl_version_info(CURLVERSION_NOW)->version);
     lua_setfield(L, -2, "curl_version");
     return 0;
