@@ -453,45 +453,12 @@ static void push_headers(lua_State *L, const buffer *b)
     }
 }
 
-/* t:result() -> status|nil, body, headers, errname|nil, errmsg|nil, sent,
- * seconds, new_connections.
- * status is nil when no response came; errname is libcurl's error name
- * ("CURLE_COULDNT_CONNECT") or "RESPONSE_TOO_LARGE"; sent tells whether
- * any byte of the request left this host (a request that was never sent
- * cannot have had an effect, so it is always safe to send again);
- * new_connections is 0 when a kept-alive connection was reused. */
-static int transfer_result(lua_State *L)
+/* Sets result.error and result.message (the table at -1) when t failed;
+ * leaves both nil when it did not. */
+static void set_error_fields(lua_State *L, const transfer *t)
 {
-    transfer *t = check_transfer(L, 1);
-    long status = 0;
-    curl_off_t reqsize = 0;
-    long connects = 0;
-    double total = 0;
-    luaL_argcheck(L, t->state == T_DONE, 1, "transfer has not finished");
-    curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status);
-#if CURL_AT_LEAST(7, 55, 0)
-    {
-        curl_off_t us = 0;
-        curl_easy_getinfo(t->easy, CURLINFO_TOTAL_TIME_T, &us);
-        total = (double)us / 1e6;
-    }
-#else
-    curl_easy_getinfo(t->easy, CURLINFO_TOTAL_TIME, &total);
-#endif
-    {
-        long rs = 0;
-        curl_easy_getinfo(t->easy, CURLINFO_REQUEST_SIZE, &rs);
-        reqsize = rs;
-        curl_easy_getinfo(t->easy, CURLINFO_NUM_CONNECTS, &connects);
-    }
-    if (status > 0) lua_pushinteger(L, (lua_Integer)status);
-    else lua_pushnil(L);
-    lua_pushlstring(L, t->body.p ? t->body.p : "", t->body.len);
-    push_headers(L, &t->head);
-    if (t->result == CURLE_OK) {
-        lua_pushnil(L);
-        lua_pushnil(L);
-    } else if (t->too_large) {
+    if (t->result == CURLE_OK) return;
+    if (t->too_large) {
         char n[32];
         snprintf(n, sizeof n, "%.0f", (double)t->max_body);
         lua_pushliteral(L, "RESPONSE_TOO_LARGE");
@@ -506,10 +473,68 @@ static int transfer_result(lua_State *L)
         if (t->oom) lua_pushliteral(L, "out of memory while reading the response");
         else lua_pushstring(L, t->errbuf[0] ? t->errbuf : curl_easy_strerror(t->result));
     }
+    lua_setfield(L, -3, "message");
+    lua_setfield(L, -2, "error");
+}
+
+/* Seconds the transfer took, start to end. */
+static double total_seconds(CURL *e)
+{
+#if CURL_AT_LEAST(7, 55, 0)
+    curl_off_t us = 0;
+    curl_easy_getinfo(e, CURLINFO_TOTAL_TIME_T, &us);
+    return (double)us / 1e6;
+#else
+    double total = 0;
+    curl_easy_getinfo(e, CURLINFO_TOTAL_TIME, &total);
+    return total;
+#endif
+}
+
+#define RESULT_FIELDS 8
+
+/* t:result() -> one table of fixed shape (RESULT_FIELDS fields, made at
+ * that size):
+ *   status    the HTTP status (integer), or nil when no response came
+ *   body      the response body (string, "" when there was none)
+ *   headers   { [lower-case name] = value } of the last response (see
+ *             push_headers)
+ *   error     nil on success; else libcurl's error name
+ *             ("CURLE_COULDNT_CONNECT", from curl_errors.h, or
+ *             "CURLE_<number>" for one it does not name),
+ *             "RESPONSE_TOO_LARGE" or "RESPONSE_HEADERS_TOO_LARGE"
+ *   message   nil on success; else one human sentence about the error
+ *   sent      whether any byte of the request left this host (a request
+ *             that was never sent cannot have had an effect, so it is
+ *             always safe to send again)
+ *   elapsed   seconds the transfer took (a float)
+ *   connects  new connections it opened: 0 when it reused a kept-alive one
+ */
+static int transfer_result(lua_State *L)
+{
+    transfer *t = check_transfer(L, 1);
+    long status = 0, reqsize = 0, connects = 0;
+    luaL_argcheck(L, t->state == T_DONE, 1, "transfer has not finished");
+    curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_getinfo(t->easy, CURLINFO_REQUEST_SIZE, &reqsize);
+    curl_easy_getinfo(t->easy, CURLINFO_NUM_CONNECTS, &connects);
+    lua_createtable(L, 0, RESULT_FIELDS);
+    if (status > 0) {
+        lua_pushinteger(L, (lua_Integer)status);
+        lua_setfield(L, -2, "status");
+    }
+    lua_pushlstring(L, t->body.p ? t->body.p : "", t->body.len);
+    lua_setfield(L, -2, "body");
+    push_headers(L, &t->head);
+    lua_setfield(L, -2, "headers");
+    set_error_fields(L, t);
     lua_pushboolean(L, reqsize > 0);
-    lua_pushnumber(L, (lua_Number)total);
+    lua_setfield(L, -2, "sent");
+    lua_pushnumber(L, (lua_Number)total_seconds(t->easy));
+    lua_setfield(L, -2, "elapsed");
     lua_pushinteger(L, (lua_Integer)connects);
-    return 8;
+    lua_setfield(L, -2, "connects");
+    return 1;
 }
 
 /* t:trace() -> string | nil: the verbose text of a spec.verbose transfer */

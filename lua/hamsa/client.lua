@@ -437,7 +437,9 @@ local function finish_transfer(self, t)
     self._inflight[t] = nil
     if not call or call.done then t:close() return end
     call.transfer = nil
-    local status, body, headers, ename, emsg, sent, secs, connects = t:result()
+    local r = t:result()
+    local status, body, headers, ename, emsg, sent, secs, connects =
+        r.status, r.body, r.headers, r.error, r.message, r.sent, r.elapsed, r.connects
     if self._trace and self._log then
         local text = t:trace()
         if text then
