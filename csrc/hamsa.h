@@ -25,9 +25,16 @@
  * array, object, array_mt, object_mt }. */
 HAMSA_HIDDEN int hamsa_json_open(lua_State *L);
 
-/* http.c: module table at -1; sets core.multi (constructor of the engine)
- * and core.curl_version. */
+/* http.c: module table at -1; sets core.multi (constructor of the engine),
+ * core.curl_version and core.curl_errors (see curl_errors.h). */
 HAMSA_HIDDEN int hamsa_http_open(lua_State *L);
+
+/* http.c: when set, called with every transfer's easy handle (a CURL *:
+ * libcurl's CURL is void, so this header needs no curl.h) after its options
+ * are set and just before it starts, to change them. NULL in the library;
+ * a test program that links the core in may set it, say to point every
+ * transfer at a server of its own. */
+HAMSA_HIDDEN extern void (*hamsa_easy_hook)(void *easy);
 
 /* sys.c: module table at -1; sets core.now (monotonic seconds) and
  * core.uuid4 (random version-4 UUID string). */

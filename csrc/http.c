@@ -25,6 +25,7 @@
 #include <curl/curl.h>
 
 #include "compat.h"
+#include "curl_errors.h"
 #include "hamsa.h"
 
 #define MULTI_MT "hamsa.multi"
@@ -35,10 +36,8 @@
 #define MAX_HEAD (256 * 1024)                /* bytes of one response's header block */
 #define TRACE_MAX (64 * 1024)                /* verbose text kept per transfer */
 
-#ifdef HAMSA_FUZZING
-/* fuzz/response.c: hands the transfer a connection to the fuzzer's bytes */
-void hamsa_fuzz_connect(CURL *e);
-#endif
+/* See hamsa.h: NULL unless a test harness links the core in and sets it. */
+void (*hamsa_easy_hook)(void *easy) = NULL;
 
 #define CURL_AT_LEAST(x, y, z) (LIBCURL_VERSION_NUM >= (((x) << 16) | ((y) << 8) | (z)))
 
@@ -251,41 +250,42 @@ static int on_debug(CURL *e, curl_infotype type, char *data, size_t size, void *
 /* ---------------------------------------------------------------------- */
 /* error names                                                             */
 
+/* The rows of curl_errors.h, the one list of the libcurl errors hamsa names. */
+static const struct {
+    CURLcode code;
+    const char *name, *kind;
+    int retryable;
+} curl_errors[] = {
+#define CURL_ERROR_ROW(name, kind, retryable) {CURLE_##name, "CURLE_" #name, kind, retryable},
+    HAMSA_CURL_ERRORS(CURL_ERROR_ROW)
+#undef CURL_ERROR_ROW
+};
+
+#define N_CURL_ERRORS (sizeof curl_errors / sizeof curl_errors[0])
+
+/* "CURLE_COULDNT_CONNECT", or NULL for a code the list does not name (a
+ * walk of 31 rows, on failures only). */
 static const char *curl_code_name(CURLcode c)
 {
-    switch (c) {
-    case CURLE_UNSUPPORTED_PROTOCOL: return "CURLE_UNSUPPORTED_PROTOCOL";
-    case CURLE_URL_MALFORMAT: return "CURLE_URL_MALFORMAT";
-    case CURLE_COULDNT_RESOLVE_PROXY: return "CURLE_COULDNT_RESOLVE_PROXY";
-    case CURLE_COULDNT_RESOLVE_HOST: return "CURLE_COULDNT_RESOLVE_HOST";
-    case CURLE_COULDNT_CONNECT: return "CURLE_COULDNT_CONNECT";
-    case CURLE_WEIRD_SERVER_REPLY: return "CURLE_WEIRD_SERVER_REPLY";
-    case CURLE_HTTP2: return "CURLE_HTTP2";
-    case CURLE_PARTIAL_FILE: return "CURLE_PARTIAL_FILE";
-    case CURLE_WRITE_ERROR: return "CURLE_WRITE_ERROR";
-    case CURLE_READ_ERROR: return "CURLE_READ_ERROR";
-    case CURLE_OUT_OF_MEMORY: return "CURLE_OUT_OF_MEMORY";
-    case CURLE_OPERATION_TIMEDOUT: return "CURLE_OPERATION_TIMEDOUT";
-    case CURLE_RANGE_ERROR: return "CURLE_RANGE_ERROR";
-    case CURLE_SSL_CONNECT_ERROR: return "CURLE_SSL_CONNECT_ERROR";
-    case CURLE_ABORTED_BY_CALLBACK: return "CURLE_ABORTED_BY_CALLBACK";
-    case CURLE_TOO_MANY_REDIRECTS: return "CURLE_TOO_MANY_REDIRECTS";
-    case CURLE_GOT_NOTHING: return "CURLE_GOT_NOTHING";
-    case CURLE_SSL_ENGINE_NOTFOUND: return "CURLE_SSL_ENGINE_NOTFOUND";
-    case CURLE_SEND_ERROR: return "CURLE_SEND_ERROR";
-    case CURLE_RECV_ERROR: return "CURLE_RECV_ERROR";
-    case CURLE_SSL_CERTPROBLEM: return "CURLE_SSL_CERTPROBLEM";
-    case CURLE_SSL_CIPHER: return "CURLE_SSL_CIPHER";
-    case CURLE_PEER_FAILED_VERIFICATION: return "CURLE_PEER_FAILED_VERIFICATION";
-    case CURLE_BAD_CONTENT_ENCODING: return "CURLE_BAD_CONTENT_ENCODING";
-    case CURLE_FILESIZE_EXCEEDED: return "CURLE_FILESIZE_EXCEEDED";
-    case CURLE_SSL_CACERT_BADFILE: return "CURLE_SSL_CACERT_BADFILE";
-    case CURLE_SSL_SHUTDOWN_FAILED: return "CURLE_SSL_SHUTDOWN_FAILED";
-    case CURLE_HTTP2_STREAM: return "CURLE_HTTP2_STREAM";
-    case CURLE_HTTP3: return "CURLE_HTTP3";
-    case CURLE_PROXY: return "CURLE_PROXY";
-    case CURLE_SEND_FAIL_REWIND: return "CURLE_SEND_FAIL_REWIND";
-    default: return NULL;
+    size_t i;
+    for (i = 0; i < N_CURL_ERRORS; i++)
+        if (curl_errors[i].code == c) return curl_errors[i].name;
+    return NULL;
+}
+
+/* Pushes core.curl_errors: { [name] = { kind = s, retryable = b } } for
+ * every row, which lua/hamsa/errors.lua reads. */
+static void push_curl_errors(lua_State *L)
+{
+    size_t i;
+    lua_createtable(L, 0, (int)N_CURL_ERRORS);
+    for (i = 0; i < N_CURL_ERRORS; i++) {
+        lua_createtable(L, 0, 2);
+        lua_pushstring(L, curl_errors[i].kind);
+        lua_setfield(L, -2, "kind");
+        lua_pushboolean(L, curl_errors[i].retryable);
+        lua_setfield(L, -2, "retryable");
+        lua_setfield(L, -2, curl_errors[i].name);
     }
 }
 
@@ -451,45 +451,12 @@ static void push_headers(lua_State *L, const buffer *b)
     }
 }
 
-/* t:result() -> status|nil, body, headers, errname|nil, errmsg|nil, sent,
- * seconds, new_connections.
- * status is nil when no response came; errname is libcurl's error name
- * ("CURLE_COULDNT_CONNECT") or "RESPONSE_TOO_LARGE"; sent tells whether
- * any byte of the request left this host (a request that was never sent
- * cannot have had an effect, so it is always safe to send again);
- * new_connections is 0 when a kept-alive connection was reused. */
-static int transfer_result(lua_State *L)
+/* Sets result.error and result.message (the table at -1) when t failed;
+ * leaves both nil when it did not. */
+static void set_error_fields(lua_State *L, const transfer *t)
 {
-    transfer *t = check_transfer(L, 1);
-    long status = 0;
-    curl_off_t reqsize = 0;
-    long connects = 0;
-    double total = 0;
-    luaL_argcheck(L, t->state == T_DONE, 1, "transfer has not finished");
-    curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status);
-#if CURL_AT_LEAST(7, 55, 0)
-    {
-        curl_off_t us = 0;
-        curl_easy_getinfo(t->easy, CURLINFO_TOTAL_TIME_T, &us);
-        total = (double)us / 1e6;
-    }
-#else
-    curl_easy_getinfo(t->easy, CURLINFO_TOTAL_TIME, &total);
-#endif
-    {
-        long rs = 0;
-        curl_easy_getinfo(t->easy, CURLINFO_REQUEST_SIZE, &rs);
-        reqsize = rs;
-        curl_easy_getinfo(t->easy, CURLINFO_NUM_CONNECTS, &connects);
-    }
-    if (status > 0) lua_pushinteger(L, (lua_Integer)status);
-    else lua_pushnil(L);
-    lua_pushlstring(L, t->body.p ? t->body.p : "", t->body.len);
-    push_headers(L, &t->head);
-    if (t->result == CURLE_OK) {
-        lua_pushnil(L);
-        lua_pushnil(L);
-    } else if (t->too_large) {
+    if (t->result == CURLE_OK) return;
+    if (t->too_large) {
         char n[32];
         snprintf(n, sizeof n, "%.0f", (double)t->max_body);
         lua_pushliteral(L, "RESPONSE_TOO_LARGE");
@@ -504,10 +471,68 @@ static int transfer_result(lua_State *L)
         if (t->oom) lua_pushliteral(L, "out of memory while reading the response");
         else lua_pushstring(L, t->errbuf[0] ? t->errbuf : curl_easy_strerror(t->result));
     }
+    lua_setfield(L, -3, "message");
+    lua_setfield(L, -2, "error");
+}
+
+/* Seconds the transfer took, start to end. */
+static double total_seconds(CURL *e)
+{
+#if CURL_AT_LEAST(7, 55, 0)
+    curl_off_t us = 0;
+    curl_easy_getinfo(e, CURLINFO_TOTAL_TIME_T, &us);
+    return (double)us / 1e6;
+#else
+    double total = 0;
+    curl_easy_getinfo(e, CURLINFO_TOTAL_TIME, &total);
+    return total;
+#endif
+}
+
+#define RESULT_FIELDS 8
+
+/* t:result() -> one table of fixed shape (RESULT_FIELDS fields, made at
+ * that size):
+ *   status    the HTTP status (integer), or nil when no response came
+ *   body      the response body (string, "" when there was none)
+ *   headers   { [lower-case name] = value } of the last response (see
+ *             push_headers)
+ *   error     nil on success; else libcurl's error name
+ *             ("CURLE_COULDNT_CONNECT", from curl_errors.h, or
+ *             "CURLE_<number>" for one it does not name),
+ *             "RESPONSE_TOO_LARGE" or "RESPONSE_HEADERS_TOO_LARGE"
+ *   message   nil on success; else one human sentence about the error
+ *   sent      whether any byte of the request left this host (a request
+ *             that was never sent cannot have had an effect, so it is
+ *             always safe to send again)
+ *   elapsed   seconds the transfer took (a float)
+ *   connects  new connections it opened: 0 when it reused a kept-alive one
+ */
+static int transfer_result(lua_State *L)
+{
+    transfer *t = check_transfer(L, 1);
+    long status = 0, reqsize = 0, connects = 0;
+    luaL_argcheck(L, t->state == T_DONE, 1, "transfer has not finished");
+    curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_getinfo(t->easy, CURLINFO_REQUEST_SIZE, &reqsize);
+    curl_easy_getinfo(t->easy, CURLINFO_NUM_CONNECTS, &connects);
+    lua_createtable(L, 0, RESULT_FIELDS);
+    if (status > 0) {
+        lua_pushinteger(L, (lua_Integer)status);
+        lua_setfield(L, -2, "status");
+    }
+    lua_pushlstring(L, t->body.p ? t->body.p : "", t->body.len);
+    lua_setfield(L, -2, "body");
+    push_headers(L, &t->head);
+    lua_setfield(L, -2, "headers");
+    set_error_fields(L, t);
     lua_pushboolean(L, reqsize > 0);
-    lua_pushnumber(L, (lua_Number)total);
+    lua_setfield(L, -2, "sent");
+    lua_pushnumber(L, (lua_Number)total_seconds(t->easy));
+    lua_setfield(L, -2, "elapsed");
     lua_pushinteger(L, (lua_Integer)connects);
-    return 8;
+    lua_setfield(L, -2, "connects");
+    return 1;
 }
 
 /* t:trace() -> string | nil: the verbose text of a spec.verbose transfer */
@@ -628,6 +653,16 @@ static long to_ms(lua_Number seconds)
     return (long)(seconds * 1000 + 0.5);
 }
 
+/* Absent is false, like any Lua false value: no type to check. */
+static int opt_boolean(lua_State *L, int spec, const char *key)
+{
+    int v;
+    lua_getfield(L, spec, key);
+    v = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    return v;
+}
+
 /* Appends one line to t->headers; raises on allocation failure (t owns the
  * list, so its __gc frees what was built). */
 static void add_header(lua_State *L, transfer *t, const char *line)
@@ -635,6 +670,219 @@ static void add_header(lua_State *L, transfer *t, const char *line)
     struct curl_slist *l = curl_slist_append(t->headers, line);
     if (!l) luaL_error(L, "out of memory");
     t->headers = l;
+}
+
+/* One m:add spec, read from its Lua table once (read_spec), type checks
+ * and defaults done; the phases of multi_add read this, not the table.
+ * The strings point into values the spec table holds; body and headers
+ * also stay on the stack (body_idx, headers_idx) for the whole call. */
+typedef struct {
+    const char *url, *method;       /* method: "GET" by default */
+    const char *ca_file, *proxy;    /* or NULL */
+    const char *header;             /* spec.header, or NULL */
+    const char *body;               /* or NULL */
+    size_t body_len;
+    int body_idx, headers_idx;      /* stack slots (nil when absent) */
+    lua_Number timeout, connect_timeout, ls_limit, ls_time;
+    size_t max_body;                /* bytes, bounded */
+    int no_resend, verbose;
+} request_spec;
+
+/* Reads the spec table at index 2 into rs; raises on a missing url or a
+ * field of the wrong type. */
+static void read_spec(lua_State *L, request_spec *rs)
+{
+    lua_Number max_body;
+    luaL_checktype(L, 2, LUA_TTABLE);
+    rs->url = opt_string(L, 2, "url");
+    luaL_argcheck(L, rs->url != NULL, 2, "spec.url is required");
+    rs->method = opt_string(L, 2, "method");
+    if (!rs->method) rs->method = "GET";
+    rs->ca_file = opt_string(L, 2, "ca_file");
+    rs->proxy = opt_string(L, 2, "proxy");
+    rs->timeout = opt_number(L, 2, "timeout", 30);
+    rs->connect_timeout = opt_number(L, 2, "connect_timeout", 10);
+    rs->ls_limit = opt_number(L, 2, "low_speed_limit", 0);
+    rs->ls_time = opt_number(L, 2, "low_speed_time", 0);
+    max_body = opt_number(L, 2, "max_body", (lua_Number)DEFAULT_MAX_BODY);
+    /* Lua bounds max_response_bytes; this keeps the cast defined regardless */
+    rs->max_body = !(max_body > 0) ? DEFAULT_MAX_BODY
+                 : max_body >= 4294967295.0 ? (size_t)4294967295u : (size_t)max_body;
+    rs->no_resend = opt_boolean(L, 2, "no_resend");
+    rs->verbose = opt_boolean(L, 2, "verbose");
+    rs->body = NULL;
+    rs->body_len = 0;
+    lua_getfield(L, 2, "body");
+    rs->body_idx = lua_gettop(L);
+    if (!lua_isnil(L, -1)) {
+        if (lua_type(L, -1) != LUA_TSTRING) luaL_error(L, "spec.body must be a string");
+        rs->body = lua_tolstring(L, -1, &rs->body_len);
+    }
+    lua_getfield(L, 2, "headers");
+    rs->headers_idx = lua_gettop(L);
+    if (!lua_isnil(L, -1)) luaL_checktype(L, -1, LUA_TTABLE);
+    rs->header = opt_string(L, 2, "header");
+}
+
+/* Pushes a new transfer: zeroed, with its metatable, before any libcurl
+ * allocation, so that its __gc frees whatever a later raise leaves. */
+static transfer *push_transfer(lua_State *L)
+{
+    transfer *t = (transfer *)lua_newuserdatauv(L, sizeof *t, 0);
+    memset(t, 0, sizeof *t);
+    t->ref = LUA_NOREF;
+    t->upload_ref = LUA_NOREF;
+    t->state = T_NEW;
+    luaL_setmetatable(L, TRANSFER_MT);
+    return t;
+}
+
+/* The request's header lines: spec.headers, the multi's Authorization,
+ * spec.header, then an empty Expect. */
+static void build_headers(lua_State *L, transfer *t, const multi *m, const request_spec *rs)
+{
+    size_t n, i;
+    if (lua_istable(L, rs->headers_idx)) {
+        n = (size_t)lua_rawlen(L, rs->headers_idx);
+        for (i = 1; i <= n; i++) {
+            lua_rawgeti(L, rs->headers_idx, (lua_Integer)i);
+            if (lua_type(L, -1) != LUA_TSTRING) luaL_error(L, "spec.headers[%d] must be a string", (int)i);
+            add_header(L, t, lua_tostring(L, -1));
+            lua_pop(L, 1);
+        }
+    }
+    if (m->auth) add_header(L, t, m->auth);
+    /* spec.header: one more line after the shared ones (the caller's
+     * per-request line; saves it a copy of the shared table) */
+    if (rs->header) add_header(L, t, rs->header);
+    /* libcurl would otherwise wait up to 1 s for "100 Continue" before
+     * sending a body over 1 KiB */
+    add_header(L, t, "Expect:");
+}
+
+/* Gives t an easy handle set up for the request's shape (t->shape, set
+ * first): a spare one when there is one (saves an init per request), else
+ * a new one. Returns 1 when the spare was already set up for this shape,
+ * so that only the request's own options need setting; a spare of another
+ * shape is reset first. */
+static int take_easy(lua_State *L, multi *m, transfer *t, const request_spec *rs)
+{
+    CURL *e;
+    int same = 0;
+    if (strlen(rs->method) < sizeof t->shape.method) strcpy(t->shape.method, rs->method);
+    t->shape.flags = (rs->no_resend ? SHAPE_NO_RESEND : 0) | (rs->body ? SHAPE_BODY : 0)
+                     | (rs->ca_file ? SHAPE_CA : 0) | (rs->proxy ? SHAPE_PROXY : 0)
+                     | (rs->verbose ? SHAPE_VERBOSE : 0);
+    if (m->nspare > 0) {
+        spare_easy *s = &m->spare[--m->nspare];
+        e = s->easy;
+        same = s->shape.set_up && !rs->verbose && t->shape.method[0]
+               && strcmp(s->shape.method, t->shape.method) == 0 && s->shape.flags == t->shape.flags;
+        if (!same && s->shape.set_up) curl_easy_reset(e);
+    } else {
+        e = curl_easy_init();
+    }
+    if (!e) return luaL_error(L, "curl_easy_init failed");
+    t->easy = e;
+    t->owner = m;
+    return same;
+}
+
+/* The method; a no-resend request's body goes through on_upload. */
+static void set_method(CURL *e, const request_spec *rs)
+{
+    if (strcmp(rs->method, "GET") == 0) {
+        curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+    } else if (strcmp(rs->method, "HEAD") == 0) {
+        curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+    } else {
+        if (strcmp(rs->method, "POST") != 0) curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, rs->method);
+        if (rs->no_resend) {
+            curl_easy_setopt(e, CURLOPT_POST, 1L);
+            curl_easy_setopt(e, CURLOPT_READFUNCTION, on_upload);
+        }
+    }
+}
+
+/* What every request of this shape shares: set on a new or reset handle
+ * only (a spare of the same shape keeps them, see shape). */
+static void set_shared_options(CURL *e, const request_spec *rs)
+{
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);   /* never carry the key elsewhere */
+    curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");  /* whatever libcurl can decode */
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
+#if CURL_AT_LEAST(7, 85, 0)
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+#else
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
+    if (rs->verbose) {
+        curl_easy_setopt(e, CURLOPT_DEBUGFUNCTION, on_debug);
+        curl_easy_setopt(e, CURLOPT_VERBOSE, 1L);
+    }
+    set_method(e, rs);
+}
+
+/* This request's own options, set on every handle. */
+static void set_request_options(transfer *t, const request_spec *rs)
+{
+    CURL *e = t->easy;
+    int stall = rs->ls_limit > 0 && rs->ls_time > 0;    /* 0, 0: off, libcurl's default */
+    curl_easy_setopt(e, CURLOPT_URL, rs->url);
+    curl_easy_setopt(e, CURLOPT_PRIVATE, (void *)t);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, (void *)t);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, (void *)t);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->errbuf);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->headers);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, to_ms(rs->timeout));
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, to_ms(rs->connect_timeout));
+    curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, stall ? clamp_count(rs->ls_limit) : 0L);
+    curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, stall ? clamp_count(rs->ls_time + 0.999) : 0L);
+    if (rs->ca_file) curl_easy_setopt(e, CURLOPT_CAINFO, rs->ca_file);
+    if (rs->proxy) curl_easy_setopt(e, CURLOPT_PROXY, rs->proxy);
+    if (rs->verbose) curl_easy_setopt(e, CURLOPT_DEBUGDATA, (void *)t);
+    t->shape.set_up = 1;
+}
+
+/* The request body, for any method but GET and HEAD. */
+static void set_body(lua_State *L, transfer *t, const request_spec *rs)
+{
+    CURL *e = t->easy;
+    if (strcmp(rs->method, "GET") == 0 || strcmp(rs->method, "HEAD") == 0) return;
+    if (rs->no_resend) {
+        /* on_upload reads the body string in place, kept alive by a
+         * registry ref: saves a copy of every body */
+        if (rs->body) {
+            lua_pushvalue(L, rs->body_idx);
+            t->upload_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+            t->upload = rs->body;
+            t->upload_len = rs->body_len;
+        }
+        curl_easy_setopt(e, CURLOPT_READDATA, (void *)t);
+        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)rs->body_len);
+    } else if (rs->body || strcmp(rs->method, "POST") == 0) {
+        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)rs->body_len);
+        curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, rs->body ? rs->body : "");
+    }
+}
+
+/* Hands t (the userdata at the top of the stack) to libcurl, and holds it
+ * in the registry while it is in flight. */
+static void start_transfer(lua_State *L, multi *m, transfer *t)
+{
+    if (curl_multi_add_handle(m->cm, t->easy) != CURLM_OK)
+        luaL_error(L, "curl_multi_add_handle failed");
+    t->state = T_RUNNING;
+    t->next = m->active;
+    if (m->active) m->active->prev = t;
+    m->active = t;
+    lua_pushvalue(L, -1);
+    t->ref = luaL_ref(L, LUA_REGISTRYINDEX);
 }
 
 /* m:add(spec) -> transfer
@@ -649,169 +897,17 @@ static void add_header(lua_State *L, transfer *t, const char *line)
 static int multi_add(lua_State *L)
 {
     multi *m = check_multi(L, 1);
-    const char *url, *method, *ca_file, *proxy, *body = NULL;
-    size_t body_len = 0, nheaders, i;
-    lua_Number timeout, connect_timeout, ls_limit, ls_time, max_body;
-    int no_resend, verbose, body_idx, same = 0, stall;
+    request_spec rs;
     transfer *t;
-    CURL *e;
-
-    luaL_checktype(L, 2, LUA_TTABLE);
-    url = opt_string(L, 2, "url");
-    luaL_argcheck(L, url != NULL, 2, "spec.url is required");
-    method = opt_string(L, 2, "method");
-    if (!method) method = "GET";
-    ca_file = opt_string(L, 2, "ca_file");
-    proxy = opt_string(L, 2, "proxy");
-    timeout = opt_number(L, 2, "timeout", 30);
-    connect_timeout = opt_number(L, 2, "connect_timeout", 10);
-    ls_limit = opt_number(L, 2, "low_speed_limit", 0);
-    ls_time = opt_number(L, 2, "low_speed_time", 0);
-    max_body = opt_number(L, 2, "max_body", (lua_Number)DEFAULT_MAX_BODY);
-    lua_getfield(L, 2, "no_resend");
-    no_resend = lua_toboolean(L, -1);
-    lua_pop(L, 1);
-    lua_getfield(L, 2, "verbose");
-    verbose = lua_toboolean(L, -1);
-    lua_pop(L, 1);
-    lua_getfield(L, 2, "body");
-    body_idx = lua_gettop(L);
-    if (!lua_isnil(L, -1)) {
-        if (lua_type(L, -1) != LUA_TSTRING) luaL_error(L, "spec.body must be a string");
-        body = lua_tolstring(L, -1, &body_len);
-    }
-    lua_getfield(L, 2, "headers");              /* body and headers stay on the stack */
-    if (!lua_isnil(L, -1)) luaL_checktype(L, -1, LUA_TTABLE);
-
-    /* zeroed userdata with its metatable before any libcurl allocation */
-    t = (transfer *)lua_newuserdatauv(L, sizeof *t, 0);
-    memset(t, 0, sizeof *t);
-    t->ref = LUA_NOREF;
-    t->upload_ref = LUA_NOREF;
-    t->state = T_NEW;
-    luaL_setmetatable(L, TRANSFER_MT);
-
-    if (lua_istable(L, -2)) {
-        nheaders = (size_t)lua_rawlen(L, -2);
-        for (i = 1; i <= nheaders; i++) {
-            lua_rawgeti(L, -2, (lua_Integer)i);
-            if (lua_type(L, -1) != LUA_TSTRING) luaL_error(L, "spec.headers[%d] must be a string", (int)i);
-            add_header(L, t, lua_tostring(L, -1));
-            lua_pop(L, 1);
-        }
-    }
-    if (m->auth) add_header(L, t, m->auth);
-    /* spec.header: one more line after the shared ones (the caller's
-     * per-request line; saves it a copy of the shared table) */
-    lua_getfield(L, 2, "header");
-    if (!lua_isnil(L, -1)) {
-        if (lua_type(L, -1) != LUA_TSTRING) luaL_error(L, "spec.header must be a string");
-        add_header(L, t, lua_tostring(L, -1));
-    }
-    lua_pop(L, 1);
-    /* libcurl would otherwise wait up to 1 s for "100 Continue" before
-     * sending a body over 1 KiB */
-    add_header(L, t, "Expect:");
-
-    /* this request's shape; a spare handle set up for it is used as it is */
-    if (strlen(method) < sizeof t->shape.method) strcpy(t->shape.method, method);
-    t->shape.flags = (no_resend ? SHAPE_NO_RESEND : 0) | (body ? SHAPE_BODY : 0)
-                     | (ca_file ? SHAPE_CA : 0) | (proxy ? SHAPE_PROXY : 0)
-                     | (verbose ? SHAPE_VERBOSE : 0);
-    if (m->nspare > 0) {                        /* saves an init per request */
-        spare_easy *s = &m->spare[--m->nspare];
-        e = s->easy;
-        same = s->shape.set_up && !verbose && t->shape.method[0]
-               && strcmp(s->shape.method, t->shape.method) == 0 && s->shape.flags == t->shape.flags;
-        if (!same && s->shape.set_up) curl_easy_reset(e);
-    } else {
-        e = curl_easy_init();
-    }
-    if (!e) return luaL_error(L, "curl_easy_init failed");
-    t->easy = e;
-    t->owner = m;
-    /* Lua bounds max_response_bytes; this keeps the cast defined regardless */
-    t->max_body = !(max_body > 0) ? DEFAULT_MAX_BODY
-                : max_body >= 4294967295.0 ? (size_t)4294967295u : (size_t)max_body;
-
-    if (!same) {
-        /* what every request of this shape shares */
-        curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-        curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
-        curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
-        curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);   /* never carry the key elsewhere */
-        curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
-        curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");  /* whatever libcurl can decode */
-        curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
-        curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
-#if CURL_AT_LEAST(7, 85, 0)
-        curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-#else
-        curl_easy_setopt(e, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
-#endif
-        if (verbose) {
-            curl_easy_setopt(e, CURLOPT_DEBUGFUNCTION, on_debug);
-            curl_easy_setopt(e, CURLOPT_VERBOSE, 1L);
-        }
-        if (strcmp(method, "GET") == 0) {
-            curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
-        } else if (strcmp(method, "HEAD") == 0) {
-            curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
-        } else {
-            if (strcmp(method, "POST") != 0) curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
-            if (no_resend) {
-                curl_easy_setopt(e, CURLOPT_POST, 1L);
-                curl_easy_setopt(e, CURLOPT_READFUNCTION, on_upload);
-            }
-        }
-    }
-
-    /* this request's own options */
-    curl_easy_setopt(e, CURLOPT_URL, url);
-    curl_easy_setopt(e, CURLOPT_PRIVATE, (void *)t);
-    curl_easy_setopt(e, CURLOPT_WRITEDATA, (void *)t);
-    curl_easy_setopt(e, CURLOPT_HEADERDATA, (void *)t);
-    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->errbuf);
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->headers);
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, to_ms(timeout));
-    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, to_ms(connect_timeout));
-    stall = ls_limit > 0 && ls_time > 0;        /* 0, 0: off, libcurl's default */
-    curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, stall ? clamp_count(ls_limit) : 0L);
-    curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, stall ? clamp_count(ls_time + 0.999) : 0L);
-    if (ca_file) curl_easy_setopt(e, CURLOPT_CAINFO, ca_file);
-    if (proxy) curl_easy_setopt(e, CURLOPT_PROXY, proxy);
-    if (verbose) curl_easy_setopt(e, CURLOPT_DEBUGDATA, (void *)t);
-    t->shape.set_up = 1;
-
-    if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
-        if (no_resend) {
-            /* on_upload reads the body string in place, kept alive by a
-             * registry ref: saves a copy of every body */
-            if (body) {
-                lua_pushvalue(L, body_idx);
-                t->upload_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-                t->upload = body;
-                t->upload_len = body_len;
-            }
-            curl_easy_setopt(e, CURLOPT_READDATA, (void *)t);
-            curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
-        } else if (body || strcmp(method, "POST") == 0) {
-            curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
-            curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, body ? body : "");
-        }
-    }
-
-#ifdef HAMSA_FUZZING
-    hamsa_fuzz_connect(e);
-#endif
-    if (curl_multi_add_handle(m->cm, e) != CURLM_OK)
-        return luaL_error(L, "curl_multi_add_handle failed");
-    t->state = T_RUNNING;
-    t->next = m->active;
-    if (m->active) m->active->prev = t;
-    m->active = t;
-    lua_pushvalue(L, -1);
-    t->ref = luaL_ref(L, LUA_REGISTRYINDEX);        /* alive while in flight */
+    read_spec(L, &rs);
+    t = push_transfer(L);
+    t->max_body = rs.max_body;
+    build_headers(L, t, m, &rs);
+    if (!take_easy(L, m, t, &rs)) set_shared_options(t->easy, &rs);
+    set_request_options(t, &rs);
+    set_body(L, t, &rs);
+    if (hamsa_easy_hook) hamsa_easy_hook(t->easy);     /* a test harness's, see hamsa.h */
+    start_transfer(L, m, t);
     return 1;
 }
 
@@ -1028,6 +1124,8 @@ int hamsa_http_open(lua_State *L)
     new_class(L, TRANSFER_MT, transfer_meta, transfer_methods);
     lua_pushcfunction(L, multi_new);
     lua_setfield(L, -2, "multi");
+    push_curl_errors(L);
+    lua_setfield(L, -2, "curl_errors");
     lua_pushstring(L, curl_version_info(CURLVERSION_NOW)->version);
     lua_setfield(L, -2, "curl_version");
     return 0;

@@ -751,11 +751,71 @@ static long hex4(const unsigned char *p)
     return v;
 }
 
-/* Rest of a string that holds escapes, decoded into the scratch buffer:
- * start is after the opening quote, p at the first backslash.
+/* The error for the byte at p that stopped a string's plain run and is
+ * neither its closing quote nor a backslash. */
+static int dec_string_fail(Dec *d, const unsigned char *p)
+{
+    if (*p >= 0x80)
+        return dec_fail(d, p, "invalid UTF-8 in string");
+    if (p == d->end)
+        return dec_fail(d, p, "unterminated string");
+    return dec_fail(d, p, "control character in string");
+}
+
+/* The \uXXXX escape at p (a backslash), with the \uXXXX of its low half
+ * when it is a high surrogate: stores the code point in *cp and returns
+ * the escape's length (6 or 12), or -1 after recording the error.
  * A lone surrogate escape (\uD800 without its pair, or a stray \uDC00) is
  * rejected: it has no UTF-8 form, and the encoder refuses the 3-byte
  * pseudo-UTF-8 it would become, so accepting it would break round trips. */
+static int dec_u_escape(Dec *d, const unsigned char *p, unsigned long *cp)
+{
+    long hi = hex4(p + 2), lo;
+    if (hi < 0)
+        return dec_fail(d, p, "invalid \\u escape in string");
+    if (hi < 0xD800 || hi > 0xDFFF) {
+        *cp = (unsigned long)hi;
+        return 6;
+    }
+    if (hi >= 0xDC00 || p[6] != '\\' || p[7] != 'u'
+        || (lo = hex4(p + 8)) < 0xDC00 || lo > 0xDFFF)
+        return dec_fail(d, p, "lone surrogate in \\u escape");
+    *cp = 0x10000 + (((unsigned long)hi - 0xD800) << 10) + ((unsigned long)lo - 0xDC00);
+    return 12;
+}
+
+/* Appends code point cp (at most U+10FFFF, not a surrogate) as UTF-8. */
+static void buf_put_utf8(Buf *b, unsigned long cp)
+{
+    char *w;
+    buf_reserve(b, 4);
+    w = b->data + b->len;
+    if (cp < 0x80) {
+        w[0] = (char)cp;
+        b->len += 1;
+    } else if (cp < 0x800) {
+        w[0] = (char)(0xC0 | (cp >> 6));
+        w[1] = (char)(0x80 | (cp & 0x3F));
+        b->len += 2;
+    } else if (cp < 0x10000) {
+        w[0] = (char)(0xE0 | (cp >> 12));
+        w[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+        w[2] = (char)(0x80 | (cp & 0x3F));
+        b->len += 3;
+    } else {
+        w[0] = (char)(0xF0 | (cp >> 18));
+        w[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+        w[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+        w[3] = (char)(0x80 | (cp & 0x3F));
+        b->len += 4;
+    }
+}
+
+/* Rest of a string that holds escapes, decoded into the scratch buffer:
+ * start is after the opening quote, p at the first backslash. Plain runs
+ * go through scan_plain as in dec_string; dec_u_escape and buf_put_utf8
+ * run once per \u escape, never per byte (and, called from here only,
+ * get inlined). */
 static int dec_string_escaped(Dec *d, const unsigned char *start,
                               const unsigned char *p)
 {
@@ -766,20 +826,14 @@ static int dec_string_escaped(Dec *d, const unsigned char *start,
     for (;;) {
         const unsigned char *q = scan_plain(p, d->end);
         unsigned long cp;
-        long lo;
-        char *w;
+        int n;
         if (q > p)
             buf_put(b, p, (size_t)(q - p));
         p = q;
         if (*p == '"')
             break;
-        if (*p != '\\') {
-            if (*p >= 0x80)
-                return dec_fail(d, p, "invalid UTF-8 in string");
-            if (p == d->end)
-                return dec_fail(d, p, "unterminated string");
-            return dec_fail(d, p, "control character in string");
-        }
+        if (*p != '\\')
+            return dec_string_fail(d, p);
         switch (p[1]) {
         case '"': case '\\': case '/':
             buf_putc(b, p[1]); p += 2; continue;
@@ -793,39 +847,11 @@ static int dec_string_escaped(Dec *d, const unsigned char *start,
         default:
             return dec_fail(d, p, "invalid escape in string");
         }
-        lo = hex4(p + 2);
-        if (lo < 0)
-            return dec_fail(d, p, "invalid \\u escape in string");
-        cp = (unsigned long)lo;
-        if (cp >= 0xD800 && cp <= 0xDFFF) {
-            if (cp >= 0xDC00 || p[6] != '\\' || p[7] != 'u'
-                || (lo = hex4(p + 8)) < 0xDC00 || lo > 0xDFFF)
-                return dec_fail(d, p, "lone surrogate in \\u escape");
-            cp = 0x10000 + ((cp - 0xD800) << 10) + ((unsigned long)lo - 0xDC00);
-            p += 6;
-        }
-        p += 6;
-        buf_reserve(b, 4);
-        w = b->data + b->len;
-        if (cp < 0x80) {
-            w[0] = (char)cp;
-            b->len += 1;
-        } else if (cp < 0x800) {
-            w[0] = (char)(0xC0 | (cp >> 6));
-            w[1] = (char)(0x80 | (cp & 0x3F));
-            b->len += 2;
-        } else if (cp < 0x10000) {
-            w[0] = (char)(0xE0 | (cp >> 12));
-            w[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-            w[2] = (char)(0x80 | (cp & 0x3F));
-            b->len += 3;
-        } else {
-            w[0] = (char)(0xF0 | (cp >> 18));
-            w[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-            w[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-            w[3] = (char)(0x80 | (cp & 0x3F));
-            b->len += 4;
-        }
+        n = dec_u_escape(d, p, &cp);
+        if (n < 0)
+            return -1;
+        buf_put_utf8(b, cp);
+        p += n;
     }
     lua_pushlstring(d->L, b->data, b->len);
     d->p = p + 1;
@@ -845,11 +871,7 @@ static int dec_string(Dec *d, const unsigned char *p)
     }
     if (*p == '\\')
         return dec_string_escaped(d, start, p);
-    if (*p >= 0x80)
-        return dec_fail(d, p, "invalid UTF-8 in string");
-    if (p == d->end)
-        return dec_fail(d, p, "unterminated string");
-    return dec_fail(d, p, "control character in string");
+    return dec_string_fail(d, p);
 }
 
 /* Decimal text [s, s+n) known to be a valid JSON number -> double, with
@@ -879,11 +901,72 @@ static int dec_float(Dec *d, const unsigned char *s, size_t n, lua_Number *out)
     return 0;
 }
 
+/* Skips the fraction and the exponent of a number, when there are (p just
+ * after its integer part): returns the end, or NULL after recording the
+ * error; sets *isfloat when there was either. */
+static const unsigned char *dec_frac_exp(Dec *d, const unsigned char *p, int *isfloat)
+{
+    if (*p == '.') {
+        p++;
+        if (!(*p >= '0' && *p <= '9')) {
+            dec_expect(d, p, "expected a digit after '.'");
+            return NULL;
+        }
+        while (*p >= '0' && *p <= '9')
+            p++;
+        *isfloat = 1;
+    }
+    if (*p == 'e' || *p == 'E') {
+        p++;
+        if (*p == '+' || *p == '-')
+            p++;
+        if (!(*p >= '0' && *p <= '9')) {
+            dec_expect(d, p, "expected a digit in exponent");
+            return NULL;
+        }
+        while (*p >= '0' && *p <= '9')
+            p++;
+        *isfloat = 1;
+    }
+    return p;
+}
+
+/* Pushes the integer literal of magnitude u and sign neg (at most 19
+ * digits: u has not wrapped) when a Lua integer holds it (on Lua
+ * 5.1/LuaJIT: when a double holds it exactly) and returns 1; returns 0,
+ * pushing nothing, when it must be read as a float. */
+static int dec_push_integer(lua_State *L, unsigned long long u, int neg)
+{
+#if HAMSA_HAS_INTEGERS
+    if (!neg && u <= (unsigned long long)LUA_MAXINTEGER) {
+        lua_pushinteger(L, (lua_Integer)u);
+        return 1;
+    }
+    if (neg && u != 0 && u - 1 <= (unsigned long long)LUA_MAXINTEGER) {
+        /* -(u-1) - 1 stays in range down to LUA_MININTEGER */
+        lua_pushinteger(L, -(lua_Integer)(u - 1) - 1);
+        return 1;
+    }
+    if (neg && u == 0) {
+        lua_pushnumber(L, -0.0);
+        return 1;
+    }
+#else
+    if (u <= 9007199254740992ULL) {     /* exact in a double */
+        lua_Number x = (lua_Number)u;
+        lua_pushnumber(L, neg ? -x : x);
+        return 1;
+    }
+#endif
+    return 0;
+}
+
 /* Number at p. Integer literals that fit lua_Integer become integers (Lua
  * 5.3+); bigger ones, and any with a fraction or exponent, become floats
  * (overflow gives +-inf, like strtod). "-0" becomes the float -0.0 so that
  * encode(-0.0) round-trips. On Lua 5.1/LuaJIT every number is a double:
- * integers beyond 2^53 lose precision there. */
+ * integers beyond 2^53 lose precision there. The two helpers above are
+ * called from here only, so they are inlined: no call per number. */
 static int dec_number(Dec *d, const unsigned char *p)
 {
     const unsigned char *start = p;
@@ -906,48 +989,12 @@ static int dec_number(Dec *d, const unsigned char *p)
     } else {
         return dec_expect(d, p, "expected a digit");
     }
-    if (*p == '.') {
-        p++;
-        if (!(*p >= '0' && *p <= '9'))
-            return dec_expect(d, p, "expected a digit after '.'");
-        while (*p >= '0' && *p <= '9')
-            p++;
-        isfloat = 1;
-    }
-    if (*p == 'e' || *p == 'E') {
-        p++;
-        if (*p == '+' || *p == '-')
-            p++;
-        if (!(*p >= '0' && *p <= '9'))
-            return dec_expect(d, p, "expected a digit in exponent");
-        while (*p >= '0' && *p <= '9')
-            p++;
-        isfloat = 1;
-    }
+    p = dec_frac_exp(d, p, &isfloat);
+    if (!p)
+        return -1;
     d->p = p;
-    if (!isfloat && digits <= 19) {
-#if HAMSA_HAS_INTEGERS
-        if (!neg && u <= (unsigned long long)LUA_MAXINTEGER) {
-            lua_pushinteger(d->L, (lua_Integer)u);
-            return 0;
-        }
-        if (neg && u != 0 && u - 1 <= (unsigned long long)LUA_MAXINTEGER) {
-            /* -(u-1) - 1 stays in range down to LUA_MININTEGER */
-            lua_pushinteger(d->L, -(lua_Integer)(u - 1) - 1);
-            return 0;
-        }
-        if (neg && u == 0) {
-            lua_pushnumber(d->L, -0.0);
-            return 0;
-        }
-#else
-        if (u <= 9007199254740992ULL) {     /* exact in a double */
-            x = (lua_Number)u;
-            lua_pushnumber(d->L, neg ? -x : x);
-            return 0;
-        }
-#endif
-    }
+    if (!isfloat && digits <= 19 && dec_push_integer(d->L, u, neg))
+        return 0;
     if (dec_float(d, start, (size_t)(p - start), &x) < 0)
         return dec_fail(d, start, "invalid number");
     lua_pushnumber(d->L, x);

@@ -15,8 +15,8 @@
  * raises instead of returning is a finding, as is any other broken rule
  * that fuzz/response.lua checks.
  *
- * http.c is compiled with -DHAMSA_FUZZING for this harness only: before a
- * transfer starts it calls hamsa_fuzz_connect(), which points libcurl at a
+ * Before a transfer starts, http.c calls hamsa_easy_hook (see csrc/hamsa.h),
+ * which this harness sets to fuzz_connect(): it points libcurl at a
  * listener of ours on 127.0.0.1 (whatever the URL says); once the
  * connection is up, and before the request goes out, we accept it and
  * write the bytes followed by EOF. (An earlier version handed libcurl one
@@ -34,9 +34,8 @@
 
 #include <curl/curl.h>
 
+#include "hamsa.h"
 #include "harness.h"
-
-void hamsa_fuzz_connect(CURL *e);
 
 static const uint8_t *fuzz_input;     /* libFuzzer's input */
 static size_t fuzz_input_size;
@@ -104,7 +103,8 @@ static int serve_connection(void *ud, char *ip, char *local_ip, int port, int lo
     return CURL_PREREQFUNC_OK;
 }
 
-void hamsa_fuzz_connect(CURL *e)
+/* hamsa_easy_hook: every transfer gets the fuzzer's bytes */
+static void fuzz_connect(void *e)
 {
     curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, open_socket);
     curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, serve_connection);
@@ -161,6 +161,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     (void)argv;
     signal(SIGPIPE, SIG_IGN);
     listen_once();
+    hamsa_easy_hook = fuzz_connect;
     harness_module = open_fuzz_harness;
     harness_init("response");
     /* an input that never reaches the client is no test: a harness whose

@@ -43,11 +43,9 @@ FUZZ_FIGURES   = docs/figures/fuzz.tsv
 deps-fuzz: deps
 	@$(MAKE) --no-print-directory deps DEB_PACKAGES="clang libclang-rt-dev $(call lua_dev,$(LUA_VERSION))"
 
-# only the response harness needs http.c's hook (HAMSA_FUZZING)
-$(FUZZ_DIR)/response: FUZZ_DEFS = -DHAMSA_FUZZING
 $(FUZZ_DIR)/%: fuzz/%.c fuzz/harness.h $(SOURCES) $(HEADERS) mk/fuzz.mk
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_DEFS) -DHAMSA_ROOT='"$(CURDIR)"' -I$(LUA_INCDIR) -Icsrc $(CURL_CFLAGS) \
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -DHAMSA_ROOT='"$(CURDIR)"' -I$(LUA_INCDIR) -Icsrc $(CURL_CFLAGS) \
 	  -o $@ $< $(SOURCES) $(FUZZ_LUALIB) $(CURL_LIBS) -lm -ldl
 
 fuzz-build: deps-fuzz

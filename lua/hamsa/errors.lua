@@ -182,32 +182,19 @@ function M.status_text(status)
     return r and ("HTTP " .. status .. " " .. r) or ("HTTP " .. tostring(status))
 end
 
--- libcurl errors: kind and whether trying again may help. Failures of
--- certificate checks or of the URL itself will fail the same way again.
+-- Transport errors: kind and whether trying again may help, by name. The
+-- libcurl ones come from the one list in csrc/curl_errors.h, which also
+-- names them in t:result() (core.curl_errors: name -> { kind, retryable });
+-- hamsa's own names are added here: RESPONSE_TOO_LARGE (t:result()) and
+-- RESPONSE_HEADERS_TOO_LARGE (t:result(), and client.lua for libcurl's
+-- limit on one header line).
 local TRANSPORT = {
-    CURLE_OPERATION_TIMEDOUT = { "timeout", true },
-    CURLE_COULDNT_RESOLVE_HOST = { "network", true },
-    CURLE_COULDNT_RESOLVE_PROXY = { "network", true },
-    CURLE_COULDNT_CONNECT = { "network", true },
-    CURLE_SEND_ERROR = { "network", true },
-    CURLE_RECV_ERROR = { "network", true },
-    CURLE_GOT_NOTHING = { "network", true },
-    CURLE_PARTIAL_FILE = { "network", true },
-    CURLE_SSL_CONNECT_ERROR = { "network", true },
-    CURLE_HTTP2 = { "network", true },
-    CURLE_HTTP2_STREAM = { "network", true },
-    CURLE_PROXY = { "network", true },
-    CURLE_SEND_FAIL_REWIND = { "network", true },   -- reused connection died after the body went out
-    CURLE_PEER_FAILED_VERIFICATION = { "network", false },
-    CURLE_SSL_CACERT_BADFILE = { "network", false },
-    CURLE_SSL_CERTPROBLEM = { "network", false },
-    CURLE_UNSUPPORTED_PROTOCOL = { "network", false },
-    CURLE_URL_MALFORMAT = { "config", false },
-    CURLE_WEIRD_SERVER_REPLY = { "network", false },
-    CURLE_BAD_CONTENT_ENCODING = { "decode", false },
     RESPONSE_TOO_LARGE = { "decode", false },
     RESPONSE_HEADERS_TOO_LARGE = { "decode", false },
 }
+for name, row in pairs(require("hamsa.core").curl_errors) do
+    TRANSPORT[name] = { row.kind, row.retryable }
+end
 
 --- Kind and retryability of a libcurl error name.
 -- @treturn string kind

@@ -108,22 +108,24 @@ local function finish_transfer(self, t)
     self._inflight[t] = nil
     if not call or call.done then t:close() return end
     call.transfer = nil
-    local status, body, headers, ename, emsg, sent, secs, connects = t:result()
+    local r = t:result()
     if self._trace and self._log then log_trace(self, call, t) end
     t:close()
-    local data, err = map_result(call, status, body, headers, ename, emsg)
+    local data, err = map_result(call, r)
     local key = secret(self)
     local response = {
-        status = status, headers = headers, body = body, attempts = call.attempts,
-        idempotency_key = call.idempotency_key, elapsed = secs, new_connections = connects,
+        status = r.status, headers = r.headers, body = r.body, attempts = call.attempts,
+        idempotency_key = call.idempotency_key, elapsed = r.elapsed, new_connections = r.connects,
     }
     if not err then
-        if key then response.body = errors.redact(body, key) end
-        if self._log then log(self, "debug", "%s %s: %d in %.1f ms", call.method, call.path, status, secs * 1000) end
+        if key then response.body = errors.redact(r.body, key) end
+        if self._log then
+            log(self, "debug", "%s %s: %d in %.1f ms", call.method, call.path, r.status, r.elapsed * 1000)
+        end
         return complete(self, call, data, nil, response)
     end
     err.attempts = call.attempts
-    local delay = retry.decide(err, call.method, sent, call.attempts - 1, call.max_retries)
+    local delay = retry.decide(err, call.method, r.sent, call.attempts - 1, call.max_retries)
     if delay and not self._closed then return retry_later(self, call, err, delay) end
     give_up(self, call, err, response, key)
 end
