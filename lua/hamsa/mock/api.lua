@@ -14,13 +14,14 @@ local text = require("hamsa.mock.text")
 local response = require("hamsa.mock.response")
 
 local json = core.json
-local null, array = json.null, text.array
+local null, array = json.null, json.array
+local core_uuid4 = core.uuid4
 local format, gmatch, gsub, lower, match, sub =
     string.format, string.gmatch, string.gsub, string.lower, string.match, string.sub
-local floor, random = math.floor, math.random
+local floor = math.floor
 local clock = socket.gettime
-local getmetatable, ipairs, pairs, pcall, setmetatable, tonumber, tostring, type =
-    getmetatable, ipairs, pairs, pcall, setmetatable, tonumber, tostring, type
+local assert, getmetatable, ipairs, pairs, setmetatable, tonumber, tostring, type =
+    assert, getmetatable, ipairs, pairs, setmetatable, tonumber, tostring, type
 local ok, fail = response.ok, response.fail
 local is_object = text.is_object
 
@@ -44,9 +45,7 @@ Api.__index = Api
 ---------------------------------------------------------------------------
 
 local function uuid4()
-    return (gsub("xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx", "[xy]", function(c)
-        return format("%x", c == "x" and random(0, 15) or random(8, 11))
-    end))
+    return assert(core_uuid4())
 end
 
 local function nonempty(v)
@@ -81,8 +80,8 @@ end
 -- The body as a JSON object ({} when empty), or nil and the 400 response.
 local function parse_body(req)
     if match(req.body, "^%s*$") then return {} end
-    local okd, value = pcall(json.decode, req.body)
-    if not okd or value == nil then return nil, fail(400, "Invalid JSON body", "BAD_REQUEST") end
+    local value = json.decode(req.body)
+    if value == nil then return nil, fail(400, "Invalid JSON body", "BAD_REQUEST") end
     if not is_object(value) then
         return nil, fail(400, "Request body must be a JSON object", "BAD_REQUEST")
     end

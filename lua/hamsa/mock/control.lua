@@ -9,7 +9,7 @@ local socket = require("socket")
 local response = require("hamsa.mock.response")
 local text = require("hamsa.mock.text")
 
-local pairs, pcall, type = pairs, pcall, type
+local pairs, type = pairs, type
 local ok, fail = response.ok, response.fail
 
 local M = {}
@@ -46,9 +46,9 @@ function M.entry(req)
             raw[name] = text.base64(value)
         end
     end
-    entry.headers = json.object and json.object(headers) or headers
+    entry.headers = json.object(headers)
     if raw then
-        entry.headers_base64 = json.object and json.object(raw) or raw
+        entry.headers_base64 = json.object(raw)
         entry.headers_invalid_utf8 = true
     end
     return entry
@@ -59,8 +59,8 @@ end
 ---------------------------------------------------------------------------
 
 local function add_faults(server, req)
-    local okd, value = pcall(json.decode, req.body)
-    if not okd or type(value) ~= "table" then return fail(400, "Invalid JSON body", "BAD_REQUEST") end
+    local value = json.decode(req.body)
+    if type(value) ~= "table" then return fail(400, "Invalid JSON body", "BAD_REQUEST") end
     local queued, pending = server.faults:add(value)
     if not queued then return fail(400, pending, "BAD_REQUEST") end
     return ok("ok", { queued = queued, pending = pending })
@@ -68,7 +68,7 @@ end
 
 local ROUTES = {
     ["GET /__mock/requests"] = function(server)
-        return response.json(200, text.array(server.log))
+        return response.json(200, json.array(server.log))
     end,
     ["DELETE /__mock/requests"] = function(server)
         server.log = {}

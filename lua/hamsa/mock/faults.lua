@@ -131,7 +131,7 @@ end
 
 --- The faults not used up yet, oldest first (the live list).
 function Queue:pending()
-    return text.array(self.list)
+    return json.array(self.list)
 end
 
 --- Drops every pending fault.

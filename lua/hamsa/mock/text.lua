@@ -36,14 +36,7 @@ end
 
 --- Whether `v`, decoded from JSON, is an object.
 function M.is_object(v)
-    if type(v) ~= "table" or #v > 0 then return false end
-    return array_mt == nil or getmetatable(v) ~= array_mt
-end
-
---- `t` marked as a JSON array (when the codec has marks).
-function M.array(t)
-    if json.array then return json.array(t) end
-    return t
+    return type(v) == "table" and #v == 0 and getmetatable(v) ~= array_mt
 end
 
 -- Length of the well-formed UTF-8 sequence at s[i] (a byte >= 0x80), or 0:
