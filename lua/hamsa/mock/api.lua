@@ -1,23 +1,32 @@
 --- The mock's Hamsa API: the routes it serves, the agents it stores and
--- one handler per route, under `resource .. "." .. name` as the route's
--- row in `hamsa.routes` (`M.handlers`).
+-- one handler per route.
+--
+-- The routes are the rows of `hamsa.routes` (what the client wraps) and
+-- of `M.EXTRA` (what the mock serves beyond them, in the same shape); each
+-- has its handler in `M.handlers` under `resource .. "." .. name`. A
+-- request matches a row when the method is the row's and the path's
+-- segments are the template's (the part before any `?`): a literal
+-- segment as it came, a `{placeholder}` any one segment, percent-decoded,
+-- handed to the handler by name. Empty segments are skipped (`/v1//x/` is
+-- `/v1/x`). Rows with literal segments only are tried first. A placeholder
+-- after `?` is the handler's to read from the query string.
 --
 -- Every path under `/v1` needs `Authorization: Token <api_key>`, matched
 -- or not: without it the answer is a 401 before any route is looked at.
--- What matches no route is a 404 "Cannot METHOD path".
+-- What matches no row is a 404 "Cannot METHOD path".
 -- @module hamsa.mock.api
 -- @license MIT
 
 local core = require("hamsa.core")
 local socket = require("socket")
+local routes = require("hamsa.routes")
 local text = require("hamsa.mock.text")
 local response = require("hamsa.mock.response")
 
 local json = core.json
 local null, array = json.null, json.array
 local core_uuid4 = core.uuid4
-local format, gmatch, gsub, lower, match, sub =
-    string.format, string.gmatch, string.gsub, string.lower, string.match, string.sub
+local format, gmatch, gsub, lower, match = string.format, string.gmatch, string.gsub, string.lower, string.match
 local floor = math.floor
 local clock = socket.gettime
 local assert, getmetatable, ipairs, pairs, setmetatable, tonumber, tostring, type =
@@ -36,6 +45,12 @@ local UNAUTHORIZED = { success = false, message = "Unauthorized: invalid API key
 local NOT_FOUND_AGENT = { success = false, message = "Voice agent not found", messageKey = "VOICE_AGENT_NOT_FOUND" }
 
 local M = {}
+
+--- Routes the mock serves that the client does not wrap (rows as in
+-- `hamsa.routes`): the agent listing, which specs use to look around.
+M.EXTRA = {
+    { resource = "agents", name = "list", method = "GET", path = "/v1/voice-agents" },
+}
 
 local Api = {}
 Api.__index = Api
@@ -252,8 +267,56 @@ end
 M.handlers = H
 
 ---------------------------------------------------------------------------
--- Routing
+-- Matching requests against the rows
 ---------------------------------------------------------------------------
+
+local function segments(path)
+    local seg = {}
+    for s in gmatch(path, "[^/]+") do seg[#seg + 1] = s end
+    return seg
+end
+
+-- A row made ready to match: its handler and, per template segment, the
+-- literal or the placeholder's name in `names`.
+local function compile(row)
+    local handler = H[row.resource .. "." .. row.name]
+    if not handler then return nil end   -- spec/31 reports the row
+    local seg, names, literal = segments(match(row.path, "^[^?]*")), {}, true
+    for i, s in ipairs(seg) do
+        names[i] = match(s, "^{(.+)}$")
+        if names[i] then literal = false end
+    end
+    return { method = row.method, seg = seg, names = names, handler = handler, literal = literal }
+end
+
+local TABLE = {}   -- literal rows first, then the others, each in table order
+for pass = 1, 2 do
+    for _, rows in ipairs({ routes, M.EXTRA }) do
+        for _, row in ipairs(rows) do
+            local r = compile(row)
+            if r and r.literal == (pass == 1) then TABLE[#TABLE + 1] = r end
+        end
+    end
+end
+
+-- The handler and placeholders of the first row `method` and `seg` match.
+local function match_route(method, seg)
+    for _, r in ipairs(TABLE) do
+        if r.method == method and #r.seg == #seg then
+            local params = {}
+            for i, want in ipairs(r.seg) do
+                local name = r.names[i]
+                if name then
+                    params[name] = text.unescape(seg[i])
+                elseif want ~= seg[i] then
+                    params = nil
+                    break
+                end
+            end
+            if params then return r.handler, params end
+        end
+    end
+end
 
 function Api:authorized(req)
     local scheme, key = match(req.headers.authorization or "", "^(%a+) +(.-)%s*$")
@@ -263,27 +326,11 @@ end
 --- Answers one API request (auth, route, handler).
 -- @treturn table the response
 function Api:handle(req)
-    local m, path = req.method, req.path
-    if #path > 1 and sub(path, -1) == "/" then path = sub(path, 1, -2) end
-    local seg = {}
-    for s in gmatch(path, "[^/]+") do seg[#seg + 1] = s end
-    if seg[1] == "v1" then
-        if not self:authorized(req) then return response.json(401, UNAUTHORIZED) end
-        if seg[2] == "voice-agents" then
-            local n = #seg
-            if n == 2 and m == "POST" then return H["agents.create"](self, req, {}) end
-            if n == 2 and m == "GET" then return H["agents.list"](self, req, {}) end
-            if n == 3 and seg[3] == "clone" and m == "POST" then return H["agents.clone"](self, req, {}) end
-            if n == 4 and seg[4] == "call" and m == "POST" then
-                if seg[3] == "phone-number" then return H["calls.phone_number"](self, req, {}) end
-                if seg[3] == "twilio" then return H["calls.twilio"](self, req, {}) end
-            end
-            local id = n == 3 and { voiceAgentId = text.unescape(seg[3]) }
-            if n == 3 and m == "GET" then return H["agents.get"](self, req, id) end
-            if n == 3 and m == "PATCH" then return H["agents.update"](self, req, id) end
-        end
-    end
-    return fail(404, "Cannot " .. m .. " " .. (text.utf8(req.path)), "NOT_FOUND")
+    local seg = segments(req.path)
+    if seg[1] == "v1" and not self:authorized(req) then return response.json(401, UNAUTHORIZED) end
+    local handler, params = match_route(req.method, seg)
+    if handler then return handler(self, req, params) end
+    return fail(404, "Cannot " .. req.method .. " " .. (text.utf8(req.path)), "NOT_FOUND")
 end
 
 --- The API's state: no agents yet, answering to `api_key`.

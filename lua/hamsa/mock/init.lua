@@ -12,7 +12,8 @@
 --     srv:close()
 --
 -- API routes (need `Authorization: Token <api_key>`, as in docs/wire.md):
--- `POST /v1/voice-agents`, `GET /v1/voice-agents?skip=&take=`,
+-- every row of `hamsa.routes`, and `GET /v1/voice-agents?skip=&take=`
+-- (hamsa.mock.api): `POST /v1/voice-agents`,
 -- `GET|PATCH /v1/voice-agents/<id>`, `POST /v1/voice-agents/clone?voiceAgentId=`,
 -- `POST /v1/voice-agents/phone-number/call`, `POST /v1/voice-agents/twilio/call`.
 --
