@@ -149,17 +149,26 @@ function M.scrub(e, secret)
     return e
 end
 
+-- The reason phrases of the statuses an answer may carry (the mock's
+-- status lines use them too: hamsa.mock.response).
 local REASONS = {
+    [100] = "Continue", [200] = "OK", [201] = "Created", [202] = "Accepted", [204] = "No Content",
     [300] = "Multiple Choices", [301] = "Moved Permanently", [302] = "Found",
-    [303] = "See Other", [307] = "Temporary Redirect", [308] = "Permanent Redirect",
+    [303] = "See Other", [304] = "Not Modified", [307] = "Temporary Redirect", [308] = "Permanent Redirect",
     [400] = "Bad Request", [401] = "Unauthorized", [402] = "Payment Required",
     [403] = "Forbidden", [404] = "Not Found", [405] = "Method Not Allowed",
     [408] = "Request Timeout", [409] = "Conflict", [410] = "Gone",
-    [413] = "Payload Too Large", [415] = "Unsupported Media Type",
+    [413] = "Payload Too Large", [414] = "URI Too Long", [415] = "Unsupported Media Type",
     [422] = "Unprocessable Entity", [425] = "Too Early", [429] = "Too Many Requests",
+    [431] = "Request Header Fields Too Large",
     [500] = "Internal Server Error", [501] = "Not Implemented", [502] = "Bad Gateway",
     [503] = "Service Unavailable", [504] = "Gateway Timeout",
 }
+
+--- The reason phrase of an HTTP status ("Not Found"), or nil when not listed.
+function M.reason(status)
+    return REASONS[status]
+end
 
 --- The kind for an HTTP status that is not a success.
 function M.kind_for_status(status)
@@ -178,7 +187,7 @@ end
 
 --- "HTTP 503 Service Unavailable"
 function M.status_text(status)
-    local r = REASONS[status]
+    local r = status >= 300 and REASONS[status]      -- a 2xx error (success = false) reads "HTTP 200"
     return r and ("HTTP " .. status .. " " .. r) or ("HTTP " .. tostring(status))
 end
 

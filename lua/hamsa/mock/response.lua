@@ -12,29 +12,11 @@ local ipairs, tostring = ipairs, tostring
 
 local JSON_TYPE = "application/json; charset=utf-8"
 
--- TODO(merge): use errors.reason(status) (the bare phrase, or nil) once
--- hamsa.errors exports it; its table then needs the phrases the mock
--- answers with and it lacks (100, 200, 201, 202, 204, 304, 414, 431).
--- Until then the mock's own phrases, so that no status line changes.
-local REASONS = {
-    [100] = "Continue", [200] = "OK", [201] = "Created", [202] = "Accepted",
-    [204] = "No Content", [301] = "Moved Permanently", [302] = "Found",
-    [304] = "Not Modified", [400] = "Bad Request", [401] = "Unauthorized",
-    [402] = "Payment Required", [403] = "Forbidden", [404] = "Not Found",
-    [405] = "Method Not Allowed", [408] = "Request Timeout", [409] = "Conflict",
-    [413] = "Payload Too Large", [414] = "URI Too Long", [422] = "Unprocessable Entity",
-    [429] = "Too Many Requests", [431] = "Request Header Fields Too Large",
-    [500] = "Internal Server Error",
-    [501] = "Not Implemented", [502] = "Bad Gateway", [503] = "Service Unavailable",
-    [504] = "Gateway Timeout",
-}
-
 local M = {}
 
---- The reason phrase of `status` ("Not Found"), or nil for one not listed.
-function M.reason(status)
-    return REASONS[status]
-end
+--- The reason phrase of `status` ("Not Found"), or nil for one not listed:
+-- the library's own table.
+M.reason = require("hamsa.errors").reason
 
 --- An error envelope's messageKey made from a phrase: "NOT_FOUND".
 function M.key(phrase)
