@@ -37,11 +37,10 @@ FUZZ_HARNESSES = json_decode json_encode response
 FUZZ_DIR       = build/fuzz
 FUZZ_BINS      = $(FUZZ_HARNESSES:%=$(FUZZ_DIR)/%)
 FUZZ_FIGURES   = docs/figures/fuzz.tsv
+# the core's build (liblua's static library too) and clang's fuzzer runtime
+DEB_PACKAGES_fuzz ?= $(DEB_PACKAGES_build) clang libclang-rt-dev
 
-.PHONY: fuzz fuzz-build deps-fuzz
-
-deps-fuzz: deps
-	@$(MAKE) --no-print-directory deps DEB_PACKAGES="clang libclang-rt-dev $(call lua_dev,$(LUA_VERSION))"
+.PHONY: fuzz fuzz-build
 
 # only the response harness needs http.c's hook (HAMSA_FUZZING)
 $(FUZZ_DIR)/response: FUZZ_DEFS = -DHAMSA_FUZZING

@@ -6,9 +6,10 @@
 #   make test-lua-5.3                         one of them (also test-lua-jit)
 #   make core-lua-5.1                         only build build/5.1/hamsa/core.so
 #
-# Each installs what it needs first: deps-matrix the interpreters and headers
-# of MATRIX_LUAS (test-lua-<v>: of <v> only), and any build/<v>/hamsa/core.so
-# the headers of its Lua (deps-headers-<v>), whichever target asks for it
+# Each installs what it needs first: deps-test what the suite needs,
+# deps-matrix the interpreters and headers of MATRIX_LUAS (test-lua-<v>: of
+# <v> only), and any build/<v>/hamsa/core.so the headers of its Lua
+# (deps-headers-<v>), whichever target asks for it
 # (spec/80's build/jit/hamsa/core.so is asked for by make test, make
 # check-memory...).
 #
@@ -22,7 +23,7 @@
 # Logs go to build/matrix/<v>.log.
 #
 # LuaJIT: Debian has two, luajit and luajit2 (OpenResty's branch), which
-# conflict. The nginx Lua module that `make deps` installs (mk/openresty.mk)
+# conflict. The nginx Lua module that `make deps-openresty` installs (mk/openresty.mk)
 # needs luajit2's library, so the matrix takes luajit2 too; apt swaps out
 # Debian's luajit if it was there, in whichever order things were installed.
 MATRIX_LUAS   ?= 5.1 5.2 5.3 5.4 jit
@@ -35,19 +36,19 @@ matrix_incdir = $(if $(filter jit,$1),/usr/include/luajit-2.1,/usr/include/lua$1
 matrix_core   = build/$1/hamsa/core.so
 matrix_name   = $(if $(filter jit,$1),LuaJIT,Lua $1)
 matrix_dev    = $(if $(filter jit,$1),libluajit2-5.1-dev,$(call lua_dev,$1))
+matrix_pkg    = $(if $(filter jit,$1),luajit2,lua$1)
 
-.PHONY: test-all-luas deps-matrix
+# the interpreter and the headers of each Lua of MATRIX_LUAS
+DEB_PACKAGES_matrix ?= $(foreach v,$(MATRIX_LUAS),$(call matrix_pkg,$v) $(call matrix_dev,$v))
+
+.PHONY: test-all-luas
 .PRECIOUS: build/%/hamsa/core.so
 
-deps-matrix: deps
-	@pkgs="$(foreach v,$(filter-out jit,$(MATRIX_LUAS)),lua$v $(call lua_dev,$v))"; \
-	case " $(MATRIX_LUAS) " in *" jit "*) pkgs="$$pkgs luajit2 libluajit2-5.1-dev";; esac; \
-	$(MAKE) --no-print-directory deps DEB_PACKAGES="$$pkgs"
-
 # the headers of one Lua, installed when missing; order-only, and never a
-# file: asked for only when the core it serves is (re)built
+# file: asked for only when the core it serves is (re)built (deps-% with a
+# Lua version in the name)
 deps-headers-%:
-	@$(MAKE) --no-print-directory deps DEB_PACKAGES="$(call matrix_dev,$*) $(DEB_PACKAGES_build)"
+	@sh scripts/deps.sh headers-$* $(sort $(call matrix_dev,$*) $(DEB_PACKAGES_build))
 
 build/%/hamsa/core.so: $(SOURCES) $(HEADERS) Makefile mk/matrix.mk | deps-headers-%
 	@mkdir -p $(dir $@)
@@ -69,7 +70,7 @@ matrix-run-%: $(CORE) $(call matrix_core,5.4) $(call matrix_core,jit)
 	   $(call matrix_lua,$*) /usr/bin/busted --cpath='build/$*/?.so' $(BUSTED_ARGS); \
 	   echo $$? > $(MATRIX_DIR)/$*.rc; } 2>&1 | tee $(MATRIX_DIR)/$*.log
 
-test-lua-%:
+test-lua-%: deps-test
 	@$(MAKE) --no-print-directory deps-matrix MATRIX_LUAS=$*
 	@$(MAKE) --no-print-directory matrix-run-$*
 	@exit $$(cat $(MATRIX_DIR)/$*.rc)
@@ -77,7 +78,7 @@ test-lua-%:
 # busted ends with "N successes / N failures / N errors / N pending : T
 # seconds" (with -o TAP: "ok"/"not ok" lines, counted); a run without
 # either (a crash) counts as one failure.
-test-all-luas: deps-matrix
+test-all-luas: deps-test deps-matrix
 	@rm -f $(MATRIX_LUAS:%=$(MATRIX_DIR)/%.rc)
 	@$(MAKE) --no-print-directory $(MATRIX_LUAS:%=matrix-run-%)
 	@echo; echo "=== test-all-luas"; passed=0; failed=0; bad=""; \

@@ -41,22 +41,22 @@ FIGURES_DIR  = docs/figures
 isolated = setsid -w sh -c 'echo $$$$ > $(MEMORY_DIR)/pgid; exec "$$@"' sh $1; rc=$$?; \
            kill -9 -$$(cat $(MEMORY_DIR)/pgid) 2>/dev/null; test $$rc = 0
 
-.PHONY: check-memory check-valgrind check-asan deps-memory rss
+# on top of what the suite needs (deps-test)
+DEB_PACKAGES_memory ?= valgrind clang libclang-rt-dev
 
-deps-memory: deps
-	@$(MAKE) --no-print-directory deps DEB_PACKAGES="valgrind clang libclang-rt-dev"
+.PHONY: check-memory check-valgrind check-asan rss
 
 $(ASAN_CORE): $(SOURCES) $(HEADERS) mk/memory.mk
 	@mkdir -p $(dir $@)
 	$(ASAN_CC) $(ASAN_CFLAGS) $(WARN) -fPIC -fvisibility=hidden -I$(LUA_INCDIR) $(CURL_CFLAGS) $(LIBFLAG) \
 	  -o $@ $(SOURCES) $(CURL_LIBS)
 
-check-valgrind: deps-memory
+check-valgrind: deps-test deps-memory
 	@$(MAKE) --no-print-directory all openresty-core
 	@mkdir -p $(MEMORY_DIR)
 	$(RUN_ENV) $(call isolated,$(VALGRIND) $(BUSTED) $(BUSTED_ARGS))
 
-check-asan: deps-memory
+check-asan: deps-test deps-memory
 	@$(MAKE) --no-print-directory all openresty-core $(ASAN_CORE)
 	@mkdir -p $(MEMORY_DIR)
 	@rm -f $(MEMORY_DIR)/sanitizer.*
@@ -85,7 +85,7 @@ check-memory:
 	echo; echo "=== check-memory"; column -t -s '	' $(MEMORY_DIR)/figures.tsv 2>/dev/null || cat $(MEMORY_DIR)/figures.tsv; \
 	[ "$$(cat $(MEMORY_DIR)/valgrind.rc)" = 0 ] && [ "$$(cat $(MEMORY_DIR)/asan.rc)" = 0 ]
 
-rss: deps
+rss: deps-spec
 	@$(MAKE) --no-print-directory all
 	@mkdir -p $(FIGURES_DIR)
 	$(RUN_ENV) $(LUA) scripts/rss.lua --requests $(RSS_REQUESTS) --out $(FIGURES_DIR)/rss.tsv

@@ -15,7 +15,7 @@ MODEL_BUDGET     ?= 900
 MODEL_DIR         = build/model
 
 .PHONY: model
-model: deps
+model: deps-spec
 	@$(MAKE) --no-print-directory all
 	@mkdir -p $(MODEL_DIR); rm -f $(MODEL_DIR)/*.log
 	@per=$$(( ($(MODEL_SEQUENCES) + $(MODEL_SHARDS) - 1) / $(MODEL_SHARDS) )); pids=""; \
