@@ -20,7 +20,8 @@
 # API always runs on lua5.4 with a 5.4 core (HAMSA_MOCK_CPATH); spawned
 # example scripts run on the Lua under test (LUA); spec/80-openresty_spec.lua
 # loads build/jit/hamsa/core.so into nginx whatever the Lua under test.
-# Logs go to build/matrix/<v>.log.
+# Logs go to build/matrix/<v>.log (scripts/logged.sh), the summary is
+# scripts/matrix-summary.sh's.
 #
 # LuaJIT: Debian has two, luajit and luajit2 (OpenResty's branch), which
 # conflict. The nginx Lua module that `make deps-openresty` installs (mk/openresty.mk)
@@ -65,37 +66,16 @@ matrix-run-%: $(CORE) $(call matrix_core,5.4) $(call matrix_core,jit)
 	@$(MAKE) --no-print-directory $(call matrix_core,$*)
 	@mkdir -p $(MATRIX_DIR)
 	@echo "=== $(call matrix_name,$*): $(call matrix_lua,$*) /usr/bin/busted, core $(call matrix_core,$*)"
-	@{ LUA=$(call matrix_lua,$*) HAMSA_MOCK_CPATH='$(CURDIR)/build/5.4/?.so;;' \
-	   LUA_PATH='lua/?.lua;lua/?/init.lua;;' LUA_CPATH='build/$*/?.so;;' \
-	   $(call matrix_lua,$*) /usr/bin/busted --cpath='build/$*/?.so' $(BUSTED_ARGS); \
-	   echo $$? > $(MATRIX_DIR)/$*.rc; } 2>&1 | tee $(MATRIX_DIR)/$*.log
+	@LUA=$(call matrix_lua,$*) HAMSA_MOCK_CPATH='$(CURDIR)/build/5.4/?.so;;' \
+	  LUA_PATH='lua/?.lua;lua/?/init.lua;;' LUA_CPATH='build/$*/?.so;;' \
+	  sh scripts/logged.sh $(MATRIX_DIR)/$* $(call matrix_lua,$*) /usr/bin/busted --cpath='build/$*/?.so' $(BUSTED_ARGS)
 
 test-lua-%: deps-test
 	@$(MAKE) --no-print-directory deps-matrix MATRIX_LUAS=$*
 	@$(MAKE) --no-print-directory matrix-run-$*
 	@exit $$(cat $(MATRIX_DIR)/$*.rc)
 
-# busted ends with "N successes / N failures / N errors / N pending : T
-# seconds" (with -o TAP: "ok"/"not ok" lines, counted); a run without
-# either (a crash) counts as one failure.
 test-all-luas: deps-test deps-matrix
 	@rm -f $(MATRIX_LUAS:%=$(MATRIX_DIR)/%.rc)
 	@$(MAKE) --no-print-directory $(MATRIX_LUAS:%=matrix-run-%)
-	@echo; echo "=== test-all-luas"; passed=0; failed=0; bad=""; \
-	for v in $(MATRIX_LUAS); do \
-	  line=$$(sed 's/\x1b\[[0-9;]*m//g' $(MATRIX_DIR)/$$v.log | grep -E '^[0-9]+ success' | tail -n 1); \
-	  ok=$$(echo "$$line" | sed -n 's/^\([0-9]*\) success.*/\1/p'); \
-	  ko=$$(echo "$$line" | sed -n 's/.* \([0-9]*\) failure.* \([0-9]*\) error.*/\1 \2/p'); \
-	  if [ -z "$$line" ] && grep -q '^1\.\.' $(MATRIX_DIR)/$$v.log; then \
-	    ok=$$(grep -c '^ok ' $(MATRIX_DIR)/$$v.log); ko="$$(grep -c '^not ok ' $(MATRIX_DIR)/$$v.log) 0"; \
-	    line="$$ok ok / $${ko% 0} not ok (TAP)"; fi; \
-	  rc=$$(cat $(MATRIX_DIR)/$$v.rc 2>/dev/null || echo 1); \
-	  set -- $${ko:-1 0}; ko=$$(($$1 + $$2)); \
-	  [ "$$rc" = 0 ] || [ "$$ko" != 0 ] || ko=1; \
-	  passed=$$((passed + $${ok:-0})); failed=$$((failed + ko)); \
-	  [ "$$ko" = 0 ] || bad="$$bad $$v"; \
-	  name="Lua $$v"; [ $$v = jit ] && name="LuaJIT (luajit2 $$(dpkg-query -W -f='$${Version}' luajit2))"; \
-	  printf '  %-34s %s\n' "$$name" "$${line:-no summary: see $(MATRIX_DIR)/$$v.log}"; \
-	done; \
-	echo "test-all-luas: $$passed passed, $$failed failed"; \
-	[ -z "$$bad" ] || { echo "failed on:$$bad (logs in $(MATRIX_DIR)/)"; exit 1; }
+	@sh scripts/matrix-summary.sh $(MATRIX_DIR) $(MATRIX_LUAS)
