@@ -5,7 +5,9 @@
 #   make          build build/hamsa/core.so only (installing its headers if missing)
 #   make install  copy the C core and the Lua modules under $(DESTDIR)$(PREFIX)
 #   make check-memory  the whole spec suite under valgrind (no errors, no definite leaks)
+#   make lint     luacheck over every Lua file (mk/lint.mk)
 #   make deps-<concern>  install what DEB_PACKAGES_<concern> lists and is missing (deps: test's)
+#   make help     these lines and those atop mk/*.mk
 #
 # Every target works as the first command in a fresh clone: it installs the
 # Debian packages it needs (through a deps-<concern> target, see below) and
@@ -53,11 +55,10 @@ ALL_CFLAGS = $(CFLAGS) $(WARN) -fPIC -fvisibility=hidden -I$(LUA_INCDIR) $(CURL_
 SOURCES = $(wildcard csrc/*.c)
 HEADERS = $(wildcard csrc/*.h)
 CORE    = build/hamsa/core.so
-LUAFILES = $(wildcard lua/hamsa/*.lua)
 # Lets the specs, the demo and the examples find the fresh build first.
 RUN_ENV = LUA_PATH='lua/?.lua;lua/?/init.lua;;' LUA_CPATH='build/?.so;;'
 
-.PHONY: all deps test demo install uninstall clean print
+.PHONY: all deps test demo install uninstall clean print help
 
 all: $(CORE)
 
@@ -94,7 +95,8 @@ demo: deps-demo
 install: $(CORE)
 	install -d $(DESTDIR)$(INST_LIBDIR)/hamsa $(DESTDIR)$(INST_LUADIR)/hamsa $(DESTDIR)$(INST_BINDIR)
 	install -m 755 $(CORE) $(DESTDIR)$(INST_LIBDIR)/hamsa/core.so
-	install -m 644 $(LUAFILES) $(DESTDIR)$(INST_LUADIR)/hamsa/
+	for f in $$(cd lua && find hamsa -name '*.lua' | sort); do \
+	  install -D -m 644 lua/$$f $(DESTDIR)$(INST_LUADIR)/$$f || exit 1; done
 	install -m 755 bin/hamsa-mock $(DESTDIR)$(INST_BINDIR)/hamsa-mock
 
 uninstall:
@@ -102,6 +104,10 @@ uninstall:
 
 clean:
 	rm -rf build hamsa csrc/*.o
+
+# the "make ..." lines of the comments atop Makefile and mk/*.mk
+help:
+	@sed -n 's/^#   \(make .*\)/\1/p' Makefile mk/*.mk
 
 print:
 	@echo LUA=$(LUA) LUA_INCDIR=$(LUA_INCDIR)
