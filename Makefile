@@ -5,9 +5,12 @@
 #   make          build build/hamsa/core.so only (installing its headers if missing)
 #   make install  copy the C core and the Lua modules under $(DESTDIR)$(PREFIX)
 #   make check-memory  the whole spec suite under valgrind (no errors, no definite leaks)
+#   make lint     luacheck over every Lua file (mk/lint.mk)
+#   make deps-<concern>  install what DEB_PACKAGES_<concern> lists and is missing (deps: test's)
+#   make help     these lines and those atop mk/*.mk
 #
 # Every target works as the first command in a fresh clone: it installs the
-# Debian packages it needs (through deps or a deps-<concern> target) and
+# Debian packages it needs (through a deps-<concern> target, see below) and
 # builds what it uses, whatever file the rule is in.
 #
 # Knobs (override on the command line: make LUA_VERSION=5.3 ...):
@@ -27,32 +30,43 @@ INST_BINDIR ?= $(PREFIX)/bin
 # Debian's busted script starts "/usr/bin/env lua" (5.1): run it with our Lua.
 BUSTED      ?= $(LUA) /usr/bin/busted
 BUSTED_ARGS ?=
-# Debian packages that `make deps` installs when they are missing. A Lua's
-# headers: `$(call lua_dev,5.3)`; Debian 12's liblua5.1-dev is only a name
-# that liblua5.1-0-dev provides, which dpkg never reports as installed.
+# Debian packages, by concern: DEB_PACKAGES_<concern> lists what one
+# concern needs and `make deps-<concern>` installs the missing ones
+# (scripts/deps.sh: apt-get, as root or with sudo). Every target asks for the
+# concerns it uses; mk/<concern>.mk defines its own. A Lua's headers:
+# `$(call lua_dev,5.3)`; Debian 12's liblua5.1-dev is only a name that
+# liblua5.1-0-dev provides, which dpkg never reports as installed.
 lua_dev = $(if $(filter 5.1,$1),liblua5.1-0-dev,liblua$1-dev)
-DEB_PACKAGES ?= lua$(LUA_VERSION) $(call lua_dev,$(LUA_VERSION)) libcurl4-openssl-dev \
-                pkg-config ca-certificates lua-cjson lua-busted lua-socket luarocks
-# The part of them that building the core needs (`make`, `make install`).
+# building the core (`make`, `make install`)
 DEB_PACKAGES_build ?= $(call lua_dev,$(LUA_VERSION)) libcurl4-openssl-dev pkg-config
+# the mock API (bin/hamsa-mock, examples/with-mock.sh): lua5.4 and LuaSocket
+DEB_PACKAGES_mock  ?= lua5.4 lua-socket
+# `make demo`: the core, its Lua and the mock
+DEB_PACKAGES_demo  ?= $(DEB_PACKAGES_build) lua$(LUA_VERSION) $(DEB_PACKAGES_mock)
+# the spec suite itself (busted, the helpers' lua-cjson, spec/95's luarocks)
+DEB_PACKAGES_spec  ?= $(DEB_PACKAGES_demo) lua-busted lua-cjson ca-certificates luarocks
+# `make test` (and `make deps`): every concern in TEST_CONCERNS, to which a
+# mk/*.mk adds its own when a spec or a TEST_PRE target needs it.
+TEST_CONCERNS = spec
+DEB_PACKAGES_test = $(sort $(foreach c,$(TEST_CONCERNS),$(DEB_PACKAGES_$c)))
 
 WARN    = -std=c99 -Wall -Wextra -Wpedantic
 ALL_CFLAGS = $(CFLAGS) $(WARN) -fPIC -fvisibility=hidden -I$(LUA_INCDIR) $(CURL_CFLAGS)
 SOURCES = $(wildcard csrc/*.c)
 HEADERS = $(wildcard csrc/*.h)
 CORE    = build/hamsa/core.so
-LUAFILES = $(wildcard lua/hamsa/*.lua)
 # Lets the specs, the demo and the examples find the fresh build first.
 RUN_ENV = LUA_PATH='lua/?.lua;lua/?/init.lua;;' LUA_CPATH='build/?.so;;'
 
-.PHONY: all deps deps-build test demo install uninstall clean print
+.PHONY: all deps test demo install uninstall clean print help
 
 all: $(CORE)
 
 # Each concern beyond the core build keeps its targets in mk/<concern>.mk;
 # one may add a target to TEST_PRE to have `make test` run it before the
 # specs (so the spec count stays in the last lines), and packages to
-# DEB_PACKAGES_<concern>.
+# DEB_PACKAGES_<concern> (and the concern to TEST_CONCERNS when `make test`
+# needs it).
 TEST_PRE ?=
 -include $(wildcard mk/*.mk)
 
@@ -61,35 +75,28 @@ $(CORE): $(SOURCES) $(HEADERS) Makefile | deps-build
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(LIBFLAG) -o $@ $(SOURCES) $(CURL_LIBS)
 
-# Installs the packages of DEB_PACKAGES that are missing (apt-get, as root or
-# with sudo); a machine without dpkg is left alone.
-deps:
-	@command -v dpkg-query >/dev/null || { echo "make deps: no dpkg here; install yourself:" $(DEB_PACKAGES); exit 0; }; \
-	missing=""; for p in $(DEB_PACKAGES); do \
-	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \
-	done; \
-	if [ -n "$$missing" ]; then \
-	  echo "make deps: installing$$missing"; \
-	  sudo=""; [ "$$(id -u)" = 0 ] || sudo=sudo; \
-	  $$sudo apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends $$missing; \
-	fi
+# deps-<concern>: installs what DEB_PACKAGES_<concern> lists and is missing.
+# (Never in .PHONY: make looks up no pattern rule for a phony target.)
+deps-%:
+	$(if $(filter undefined,$(origin DEB_PACKAGES_$*)),$(error no DEB_PACKAGES_$* for deps-$*))
+	@sh scripts/deps.sh $* $(sort $(DEB_PACKAGES_$*))
 
-deps-build:
-	@$(MAKE) --no-print-directory deps DEB_PACKAGES="$(DEB_PACKAGES_build)"
+# what `make test` needs
+deps: deps-test
 
-test: deps
+test: deps-test
 	@$(MAKE) --no-print-directory all $(TEST_PRE)
 	$(RUN_ENV) $(BUSTED) $(BUSTED_ARGS)
 
-demo: deps
+demo: deps-demo
 	@$(MAKE) --no-print-directory all
 	@$(RUN_ENV) sh examples/run-demo.sh $(LUA)
 
 install: $(CORE)
 	install -d $(DESTDIR)$(INST_LIBDIR)/hamsa $(DESTDIR)$(INST_LUADIR)/hamsa $(DESTDIR)$(INST_BINDIR)
 	install -m 755 $(CORE) $(DESTDIR)$(INST_LIBDIR)/hamsa/core.so
-	install -m 644 $(LUAFILES) $(DESTDIR)$(INST_LUADIR)/hamsa/
+	for f in $$(cd lua && find hamsa -name '*.lua' | sort); do \
+	  install -D -m 644 lua/$$f $(DESTDIR)$(INST_LUADIR)/$$f || exit 1; done
 	install -m 755 bin/hamsa-mock $(DESTDIR)$(INST_BINDIR)/hamsa-mock
 
 uninstall:
@@ -97,6 +104,10 @@ uninstall:
 
 clean:
 	rm -rf build hamsa csrc/*.o
+
+# the "make ..." lines of the comments atop Makefile and mk/*.mk
+help:
+	@sed -n 's/^#   \(make .*\)/\1/p' Makefile mk/*.mk
 
 print:
 	@echo LUA=$(LUA) LUA_INCDIR=$(LUA_INCDIR)

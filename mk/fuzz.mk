@@ -26,7 +26,8 @@
 # inputs go to build/fuzz/corpus/<harness>/). Figures (executions, coverage,
 # crashes) go to docs/figures/fuzz.tsv; a crash, leak or timeout fails the
 # target and leaves its input as build/fuzz/<harness>-crash-<sha1> (replay:
-# build/fuzz/<harness> <file>). `make fuzz-build` only builds them.
+# build/fuzz/<harness> <file>). `make fuzz-build` only builds them;
+# scripts/fuzz.sh runs them.
 FUZZ_SECONDS  ?= 60
 FUZZ_MAX_LEN  ?= 16384
 FUZZ_CC       ?= clang
@@ -37,11 +38,10 @@ FUZZ_HARNESSES = json_decode json_encode response
 FUZZ_DIR       = build/fuzz
 FUZZ_BINS      = $(FUZZ_HARNESSES:%=$(FUZZ_DIR)/%)
 FUZZ_FIGURES   = docs/figures/fuzz.tsv
+# the core's build (liblua's static library too) and clang's fuzzer runtime
+DEB_PACKAGES_fuzz ?= $(DEB_PACKAGES_build) clang libclang-rt-dev
 
-.PHONY: fuzz fuzz-build deps-fuzz
-
-deps-fuzz: deps
-	@$(MAKE) --no-print-directory deps DEB_PACKAGES="clang libclang-rt-dev $(call lua_dev,$(LUA_VERSION))"
+.PHONY: fuzz fuzz-build
 
 $(FUZZ_DIR)/%: fuzz/%.c fuzz/harness.h $(SOURCES) $(HEADERS) mk/fuzz.mk
 	@mkdir -p $(dir $@)
@@ -52,26 +52,4 @@ fuzz-build: deps-fuzz
 	@$(MAKE) --no-print-directory $(FUZZ_BINS)
 
 fuzz: fuzz-build
-	@mkdir -p $(dir $(FUZZ_FIGURES))
-	@printf 'harness\tseconds\texecutions\texec_per_s\tcoverage\tseeds\tnew_inputs\tcrashes\n' > $(FUZZ_FIGURES).tmp
-	@failed=""; for h in $(FUZZ_HARNESSES); do \
-	  mkdir -p $(FUZZ_DIR)/corpus/$$h; rm -f $(FUZZ_DIR)/$$h-*; \
-	  echo "=== fuzz $$h for $(FUZZ_SECONDS) s"; \
-	  $(FUZZ_DIR)/$$h -max_total_time=$(FUZZ_SECONDS) -max_len=$(FUZZ_MAX_LEN) -timeout=30 \
-	    -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix=$(FUZZ_DIR)/$$h- \
-	    $(FUZZ_DIR)/corpus/$$h fuzz/corpus/$$h > $(FUZZ_DIR)/$$h.log 2>&1; rc=$$?; \
-	  execs=$$(sed -n 's/^stat::number_of_executed_units: *//p' $(FUZZ_DIR)/$$h.log); \
-	  eps=$$(sed -n 's/^stat::average_exec_per_sec: *//p' $(FUZZ_DIR)/$$h.log); \
-	  added=$$(sed -n 's/^stat::new_units_added: *//p' $(FUZZ_DIR)/$$h.log); \
-	  cov=$$(grep -o 'cov: [0-9]*' $(FUZZ_DIR)/$$h.log | tail -n 1 | cut -d' ' -f2); \
-	  seeds=$$(ls fuzz/corpus/$$h | wc -l); \
-	  crashes=$$(ls $(FUZZ_DIR)/$$h-crash-* $(FUZZ_DIR)/$$h-leak-* $(FUZZ_DIR)/$$h-timeout-* \
-	             $(FUZZ_DIR)/$$h-oom-* 2>/dev/null | wc -l); \
-	  [ "$$rc" = 0 ] || [ "$$crashes" != 0 ] || crashes=1; \
-	  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' $$h $(FUZZ_SECONDS) "$${execs:-0}" "$${eps:-0}" "$${cov:-0}" \
-	    $$seeds "$${added:-0}" $$crashes >> $(FUZZ_FIGURES).tmp; \
-	  echo "    $${execs:-0} executions ($${eps:-0}/s), coverage $${cov:-0}, $$crashes crash(es)"; \
-	  if [ "$$crashes" != 0 ]; then failed="$$failed $$h"; tail -n 40 $(FUZZ_DIR)/$$h.log; fi; \
-	done; \
-	mv $(FUZZ_FIGURES).tmp $(FUZZ_FIGURES); \
-	[ -z "$$failed" ] || { echo "make fuzz: findings in:$$failed (inputs in $(FUZZ_DIR)/)"; exit 1; }
+	@sh scripts/fuzz.sh $(FUZZ_SECONDS) $(FUZZ_MAX_LEN) $(FUZZ_DIR) $(FUZZ_FIGURES) $(FUZZ_HARNESSES)

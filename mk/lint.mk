@@ -1,14 +1,14 @@
-# `make lint`: luacheck over every Lua file (.luacheckrc: no globals, busted
-# names in spec/). `make test` runs it first; `make deps-lint` installs
+# `make lint`: luacheck over every Lua file of the repository (.luacheckrc:
+# no globals, busted's names in spec/): the library, the mock's script, the
+# specs, the examples, the fuzz harnesses' Lua side, scripts/, bench/ and the
+# nginx handlers. `make test` runs it first; `make deps-lint` installs
 # luacheck alone.
-DEB_PACKAGES += lua-check
 DEB_PACKAGES_lint ?= lua-check
+LINT_PATHS ?= lua bin/hamsa-mock spec examples fuzz scripts bench openresty
 
-.PHONY: lint deps-lint
-deps-lint:
-	@$(MAKE) --no-print-directory deps DEB_PACKAGES="$(DEB_PACKAGES_lint)"
-
+.PHONY: lint
 lint: deps-lint
-	luacheck -q lua bin/hamsa-mock examples spec
+	luacheck -q $(LINT_PATHS)
 
 TEST_PRE += lint
+TEST_CONCERNS += lint

@@ -6,9 +6,10 @@
 #   make test-lua-5.3                         one of them (also test-lua-jit)
 #   make core-lua-5.1                         only build build/5.1/hamsa/core.so
 #
-# Each installs what it needs first: deps-matrix the interpreters and headers
-# of MATRIX_LUAS (test-lua-<v>: of <v> only), and any build/<v>/hamsa/core.so
-# the headers of its Lua (deps-headers-<v>), whichever target asks for it
+# Each installs what it needs first: deps-test what the suite needs,
+# deps-matrix the interpreters and headers of MATRIX_LUAS (test-lua-<v>: of
+# <v> only), and any build/<v>/hamsa/core.so the headers of its Lua
+# (deps-headers-<v>), whichever target asks for it
 # (spec/80's build/jit/hamsa/core.so is asked for by make test, make
 # check-memory...).
 #
@@ -19,10 +20,11 @@
 # API always runs on lua5.4 with a 5.4 core (HAMSA_MOCK_CPATH); spawned
 # example scripts run on the Lua under test (LUA); spec/80-openresty_spec.lua
 # loads build/jit/hamsa/core.so into nginx whatever the Lua under test.
-# Logs go to build/matrix/<v>.log.
+# Logs go to build/matrix/<v>.log (scripts/logged.sh), the summary is
+# scripts/matrix-summary.sh's.
 #
 # LuaJIT: Debian has two, luajit and luajit2 (OpenResty's branch), which
-# conflict. The nginx Lua module that `make deps` installs (mk/openresty.mk)
+# conflict. The nginx Lua module that `make deps-openresty` installs (mk/openresty.mk)
 # needs luajit2's library, so the matrix takes luajit2 too; apt swaps out
 # Debian's luajit if it was there, in whichever order things were installed.
 MATRIX_LUAS   ?= 5.1 5.2 5.3 5.4 jit
@@ -35,19 +37,19 @@ matrix_incdir = $(if $(filter jit,$1),/usr/include/luajit-2.1,/usr/include/lua$1
 matrix_core   = build/$1/hamsa/core.so
 matrix_name   = $(if $(filter jit,$1),LuaJIT,Lua $1)
 matrix_dev    = $(if $(filter jit,$1),libluajit2-5.1-dev,$(call lua_dev,$1))
+matrix_pkg    = $(if $(filter jit,$1),luajit2,lua$1)
 
-.PHONY: test-all-luas deps-matrix
+# the interpreter and the headers of each Lua of MATRIX_LUAS
+DEB_PACKAGES_matrix ?= $(foreach v,$(MATRIX_LUAS),$(call matrix_pkg,$v) $(call matrix_dev,$v))
+
+.PHONY: test-all-luas
 .PRECIOUS: build/%/hamsa/core.so
 
-deps-matrix: deps
-	@pkgs="$(foreach v,$(filter-out jit,$(MATRIX_LUAS)),lua$v $(call lua_dev,$v))"; \
-	case " $(MATRIX_LUAS) " in *" jit "*) pkgs="$$pkgs luajit2 libluajit2-5.1-dev";; esac; \
-	$(MAKE) --no-print-directory deps DEB_PACKAGES="$$pkgs"
-
 # the headers of one Lua, installed when missing; order-only, and never a
-# file: asked for only when the core it serves is (re)built
+# file: asked for only when the core it serves is (re)built (deps-% with a
+# Lua version in the name)
 deps-headers-%:
-	@$(MAKE) --no-print-directory deps DEB_PACKAGES="$(call matrix_dev,$*) $(DEB_PACKAGES_build)"
+	@sh scripts/deps.sh headers-$* $(sort $(call matrix_dev,$*) $(DEB_PACKAGES_build))
 
 build/%/hamsa/core.so: $(SOURCES) $(HEADERS) Makefile mk/matrix.mk | deps-headers-%
 	@mkdir -p $(dir $@)
@@ -64,37 +66,16 @@ matrix-run-%: $(CORE) $(call matrix_core,5.4) $(call matrix_core,jit)
 	@$(MAKE) --no-print-directory $(call matrix_core,$*)
 	@mkdir -p $(MATRIX_DIR)
 	@echo "=== $(call matrix_name,$*): $(call matrix_lua,$*) /usr/bin/busted, core $(call matrix_core,$*)"
-	@{ LUA=$(call matrix_lua,$*) HAMSA_MOCK_CPATH='$(CURDIR)/build/5.4/?.so;;' \
-	   LUA_PATH='lua/?.lua;lua/?/init.lua;;' LUA_CPATH='build/$*/?.so;;' \
-	   $(call matrix_lua,$*) /usr/bin/busted --cpath='build/$*/?.so' $(BUSTED_ARGS); \
-	   echo $$? > $(MATRIX_DIR)/$*.rc; } 2>&1 | tee $(MATRIX_DIR)/$*.log
+	@LUA=$(call matrix_lua,$*) HAMSA_MOCK_CPATH='$(CURDIR)/build/5.4/?.so;;' \
+	  LUA_PATH='lua/?.lua;lua/?/init.lua;;' LUA_CPATH='build/$*/?.so;;' \
+	  sh scripts/logged.sh $(MATRIX_DIR)/$* $(call matrix_lua,$*) /usr/bin/busted --cpath='build/$*/?.so' $(BUSTED_ARGS)
 
-test-lua-%:
+test-lua-%: deps-test
 	@$(MAKE) --no-print-directory deps-matrix MATRIX_LUAS=$*
 	@$(MAKE) --no-print-directory matrix-run-$*
 	@exit $$(cat $(MATRIX_DIR)/$*.rc)
 
-# busted ends with "N successes / N failures / N errors / N pending : T
-# seconds" (with -o TAP: "ok"/"not ok" lines, counted); a run without
-# either (a crash) counts as one failure.
-test-all-luas: deps-matrix
+test-all-luas: deps-test deps-matrix
 	@rm -f $(MATRIX_LUAS:%=$(MATRIX_DIR)/%.rc)
 	@$(MAKE) --no-print-directory $(MATRIX_LUAS:%=matrix-run-%)
-	@echo; echo "=== test-all-luas"; passed=0; failed=0; bad=""; \
-	for v in $(MATRIX_LUAS); do \
-	  line=$$(sed 's/\x1b\[[0-9;]*m//g' $(MATRIX_DIR)/$$v.log | grep -E '^[0-9]+ success' | tail -n 1); \
-	  ok=$$(echo "$$line" | sed -n 's/^\([0-9]*\) success.*/\1/p'); \
-	  ko=$$(echo "$$line" | sed -n 's/.* \([0-9]*\) failure.* \([0-9]*\) error.*/\1 \2/p'); \
-	  if [ -z "$$line" ] && grep -q '^1\.\.' $(MATRIX_DIR)/$$v.log; then \
-	    ok=$$(grep -c '^ok ' $(MATRIX_DIR)/$$v.log); ko="$$(grep -c '^not ok ' $(MATRIX_DIR)/$$v.log) 0"; \
-	    line="$$ok ok / $${ko% 0} not ok (TAP)"; fi; \
-	  rc=$$(cat $(MATRIX_DIR)/$$v.rc 2>/dev/null || echo 1); \
-	  set -- $${ko:-1 0}; ko=$$(($$1 + $$2)); \
-	  [ "$$rc" = 0 ] || [ "$$ko" != 0 ] || ko=1; \
-	  passed=$$((passed + $${ok:-0})); failed=$$((failed + ko)); \
-	  [ "$$ko" = 0 ] || bad="$$bad $$v"; \
-	  name="Lua $$v"; [ $$v = jit ] && name="LuaJIT (luajit2 $$(dpkg-query -W -f='$${Version}' luajit2))"; \
-	  printf '  %-34s %s\n' "$$name" "$${line:-no summary: see $(MATRIX_DIR)/$$v.log}"; \
-	done; \
-	echo "test-all-luas: $$passed passed, $$failed failed"; \
-	[ -z "$$bad" ] || { echo "failed on:$$bad (logs in $(MATRIX_DIR)/)"; exit 1; }
+	@sh scripts/matrix-summary.sh $(MATRIX_DIR) $(MATRIX_LUAS)

@@ -13,20 +13,22 @@
 #
 # The nginx Lua module pulls luajit2's library (libluajit2-5.1-2), which
 # conflicts with Debian's other LuaJIT (luajit, libluajit-5.1-*): apt swaps
-# them, and luajit2's headers are the ones that coexist with it.
-DEB_PACKAGES += nginx libnginx-mod-http-lua libluajit2-5.1-dev
+# them, and luajit2's headers are the ones that coexist with it. `make
+# deps-openresty` installs them (`make test` does, through TEST_CONCERNS).
+DEB_PACKAGES_openresty ?= nginx libnginx-mod-http-lua libluajit2-5.1-dev
 
 OPENRESTY_CORE = build/jit/hamsa/core.so
 
 .PHONY: openresty-core test-openresty demo-openresty
 openresty-core: $(OPENRESTY_CORE)
 
-test-openresty: deps
+test-openresty: deps-spec deps-openresty
 	@$(MAKE) --no-print-directory all openresty-core
 	$(RUN_ENV) $(BUSTED) spec/80-openresty_spec.lua
 
-demo-openresty: deps
+demo-openresty: deps-demo deps-openresty
 	@$(MAKE) --no-print-directory all openresty-core
 	@$(RUN_ENV) sh examples/with-mock.sh -- sh openresty/demo.sh
 
 TEST_PRE += openresty-core
+TEST_CONCERNS += openresty

@@ -237,11 +237,11 @@ local what = {
     response = "a raw HTTP response, or one built around an error envelope with any type in every field, "
         .. "through a real libcurl transfer into the Lua client (a raise is a crash)",
 }
-local function fuzz_table(rows)
+local function fuzz_table(figures)
     w("| Harness | What it feeds | Seconds | Executions | Exec/s | Coverage (edges) | Seeds | New inputs | Crashes |")
     w("|---|---|---|---|---|---|---|---|---|")
     local total, crashes = 0, 0
-    for _, r in ipairs(rows) do
+    for _, r in ipairs(figures) do
         total = total + (tonumber(r.executions) or 0)
         crashes = crashes + (tonumber(r.crashes) or 0)
         w(("| `%s` | %s | %s | %s | %s | %s | %s | %s | **%s** |"):format(r.harness, what[r.harness] or "",

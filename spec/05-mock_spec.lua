@@ -154,9 +154,7 @@ describe("hamsa.mock", function()
 
     describe("API", function()
         local server
-        lazy_setup(function() server = helpers.start_mock() end)
-        lazy_teardown(function() server:stop() end)
-        before_each(function() server:reset() end)
+        helpers.mock_suite({ lazy_setup, lazy_teardown, before_each }, { clean = "reset" }, function(s) server = s end)
 
         it("rejects a missing, wrong or non-Token key with 401, without echoing it", function()
             for _, auth in ipairs({ false, "Token wrong-secret-key", "Bearer " .. KEY, KEY }) do
@@ -434,9 +432,7 @@ describe("hamsa.mock", function()
 
     describe("HTTP", function()
         local server
-        lazy_setup(function() server = helpers.start_mock() end)
-        lazy_teardown(function() server:stop() end)
-        before_each(function() server:reset() end)
+        helpers.mock_suite({ lazy_setup, lazy_teardown, before_each }, { clean = "reset" }, function(s) server = s end)
 
         it("keeps a connection alive (pipelined too) and honours Connection: close", function()
             local c = connect(server.url)
@@ -510,9 +506,7 @@ describe("hamsa.mock", function()
 
     describe("faults", function()
         local server
-        lazy_setup(function() server = helpers.start_mock() end)
-        lazy_teardown(function() server:stop() end)
-        before_each(function() server:reset() end)
+        helpers.mock_suite({ lazy_setup, lazy_teardown, before_each }, { clean = "reset" }, function(s) server = s end)
 
         it("status + headers, matched by path prefix and method, consumed `times` times", function()
             server:fault{ path = "/v1/voice-agents", method = "post", status = 503,

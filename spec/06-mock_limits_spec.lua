@@ -78,10 +78,8 @@ describe("hamsa.mock limits", function()
 
     describe("timeouts", function()
         local server
-        lazy_setup(function()
-            server = helpers.start_mock{ header_timeout = 0.5, idle_timeout = 0.5, body_timeout = 0.5 }
-        end)
-        lazy_teardown(function() server:stop() end)
+        helpers.mock_suite({ lazy_setup, lazy_teardown },
+            { mock = { header_timeout = 0.5, idle_timeout = 0.5, body_timeout = 0.5 } }, function(s) server = s end)
 
         it("header_timeout: 408 and close when the head is not complete in time", function()
             local c = connect(server.url, 3)
@@ -292,9 +290,7 @@ describe("hamsa.mock limits", function()
 
     describe("request log", function()
         local server
-        lazy_setup(function() server = helpers.start_mock() end)
-        lazy_teardown(function() server:stop() end)
-        before_each(function() server:reset() end)
+        helpers.mock_suite({ lazy_setup, lazy_teardown, before_each }, { clean = "reset" }, function(s) server = s end)
 
         it("logs a body that is not UTF-8 losslessly, and GET /__mock/requests still answers", function()
             -- a stray byte, an overlong form, a surrogate, > U+10FFFF, a cut sequence
@@ -342,9 +338,7 @@ describe("hamsa.mock limits", function()
 
     describe("hostile requests", function()
         local server
-        lazy_setup(function() server = helpers.start_mock() end)
-        lazy_teardown(function() server:stop() end)
-        before_each(function() server:reset() end)
+        helpers.mock_suite({ lazy_setup, lazy_teardown, before_each }, { clean = "reset" }, function(s) server = s end)
 
         local function list_status()
             return (exchange(server.url, head("GET", "/v1/voice-agents")) or {}).status

@@ -8,20 +8,8 @@ local UUID = "^%x%x%x%x%x%x%x%x%-%x%x%x%x%-4%x%x%x%-[89ab]%x%x%x%-%x%x%x%x%x%x%x
 
 describe("hamsa routes", function()
     local server, client
-
-    setup(function()
-        server = helpers.start_mock()
-        client = hamsa.new({ api_key = server.api_key, base_url = server.url })
-    end)
-
-    teardown(function()
-        client:close()
-        server:stop()
-    end)
-
-    before_each(function()
-        server:clear()
-    end)
+    helpers.mock_suite({ setup, teardown, before_each }, { client = {}, clean = "log" },
+        function(s, c) server, client = s, c end)
 
     -- the one request the server saw since before_each
     local function only_request()

@@ -2,29 +2,14 @@
 -- the kind, status, code, message, body and retryable of each, and that the
 -- client still works afterwards.
 local hamsa = require "hamsa"
-local retry = require "hamsa.retry"
 local helpers = require "spec.helpers"
 
 describe("hamsa errors", function()
-    local server, client, saved_base
-
-    setup(function()
-        saved_base = retry.BASE_DELAY
-        retry.BASE_DELAY = 0.01            -- keep backoff short in specs
-        server = helpers.start_mock()
-        client = hamsa.new({ api_key = server.api_key, base_url = server.url, max_retries = 0 })
-    end)
-
-    teardown(function()
-        retry.BASE_DELAY = saved_base
-        client:close()
-        server:stop()
-    end)
-
-    before_each(function()
-        server:clear_faults()
-        server:clear()
-    end)
+    local server, client
+    helpers.mock_suite({ setup, teardown, before_each }, {
+        retry_delay = 0.01,            -- keep backoff short in specs
+        client = { max_retries = 0 }, clean = "faults",
+    }, function(s, c) server, client = s, c end)
 
     -- after every failure the same client must still do real work
     local function still_usable()

@@ -8,7 +8,6 @@
 -- With HAMSA_FAULT_TABLE=<file> each passing row is appended to <file> as a
 -- JSON line; scripts/reliability.lua renders them into docs/reliability.md.
 local hamsa = require "hamsa"
-local retry = require "hamsa.retry"
 local helpers = require "spec.helpers"
 local cjson = require "cjson"
 
@@ -39,28 +38,18 @@ end
 local ENVELOPE = '{"success":true,"message":"ok","data":{"id":"a1","agentName":"Big"}}'
 
 describe("hamsa faults", function()
-    local server, other, saved_base, agent_id
+    local server, other, agent_id
+    helpers.mock_suite({ setup, teardown, before_each }, {
+        retry_delay = 0.01,            -- backoff without Retry-After stays short here
+        clean = "faults",
+    }, function(s) server = s end)
+    -- a second host, for redirects
+    helpers.mock_suite({ setup, teardown, before_each }, { clean = "log" }, function(s) other = s end)
 
     setup(function()
-        saved_base = retry.BASE_DELAY
-        retry.BASE_DELAY = 0.01            -- backoff without Retry-After stays short here
-        server = helpers.start_mock()
-        other = helpers.start_mock()       -- a second host, for redirects
         local c = hamsa.new({ api_key = server.api_key, base_url = server.url })
         agent_id = assert(c.agents:create({ agentName = "Fault target" })).id
         c:close()
-    end)
-
-    teardown(function()
-        retry.BASE_DELAY = saved_base
-        server:stop()
-        other:stop()
-    end)
-
-    before_each(function()
-        server:clear_faults()
-        server:clear()
-        other:clear()
     end)
 
     local function new_client(opts)
@@ -548,25 +537,13 @@ end)
 -- acting (429, 503 with Retry-After) is sent 1 + max_retries times, always
 -- with one key.
 describe("hamsa side effects", function()
-    local server, client, saved_base, agent_id
+    local server, client, agent_id
+    helpers.mock_suite({ setup, teardown, before_each },
+        { retry_delay = 0.01, client = { max_retries = 2 }, clean = "faults" },
+        function(s, c) server, client = s, c end)
 
     setup(function()
-        saved_base = retry.BASE_DELAY
-        retry.BASE_DELAY = 0.01
-        server = helpers.start_mock()
-        client = hamsa.new({ api_key = server.api_key, base_url = server.url, max_retries = 2 })
         agent_id = assert(client.agents:create({ agentName = "Side effects" })).id
-    end)
-
-    teardown(function()
-        retry.BASE_DELAY = saved_base
-        client:close()
-        server:stop()
-    end)
-
-    before_each(function()
-        server:clear_faults()
-        server:clear()
     end)
 
     local ROUTES = {

@@ -18,21 +18,9 @@ end
 
 describe("hamsa limits", function()
     local server, client
-
-    setup(function()
-        server = helpers.start_mock({ api_key = KEY })
-        client = hamsa.new({ api_key = KEY, base_url = server.url, max_retries = 0 })
-    end)
-
-    teardown(function()
-        client:close()
-        server:stop()
-    end)
-
-    before_each(function()
-        server:clear_faults()
-        server:clear()
-    end)
+    helpers.mock_suite({ setup, teardown, before_each }, {
+        mock = { api_key = KEY }, client = { max_retries = 0 }, clean = "faults",
+    }, function(s, c) server, client = s, c end)
 
     describe("request body size", function()
         it("a body over the default 1 MiB is refused before sending", function()

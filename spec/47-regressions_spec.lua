@@ -6,21 +6,9 @@ local helpers = require "spec.helpers"
 
 describe("hamsa fuzz regressions", function()
     local server, client
-
-    setup(function()
-        server = helpers.start_mock()
-        client = hamsa.new({ api_key = server.api_key, base_url = server.url, max_retries = 0 })
-    end)
-
-    teardown(function()
-        client:close()
-        server:stop()
-    end)
-
-    before_each(function()
-        server:clear_faults()
-        server:clear()
-    end)
+    helpers.mock_suite({ setup, teardown, before_each }, {
+        client = { max_retries = 0 }, clean = "faults",
+    }, function(s, c) server, client = s, c end)
 
     -- fuzz/corpus/response/regress-empty-answer: push_headers computed
     -- NULL + 0 when not one header byte had arrived (UBSan: "applying zero

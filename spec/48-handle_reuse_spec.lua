@@ -12,20 +12,9 @@ local KEY = "reuse-key-51c0"
 
 describe("hamsa engine handle reuse", function()
     local server, client
-
-    setup(function()
-        server = helpers.start_mock({ api_key = KEY })
-        client = hamsa.new({ api_key = KEY, base_url = server.url, max_retries = 0 })
-    end)
-
-    teardown(function()
-        client:close()
-        server:stop()
-    end)
-
-    before_each(function()
-        server:reset()
-    end)
+    helpers.mock_suite({ setup, teardown, before_each }, {
+        mock = { api_key = KEY }, client = { max_retries = 0 }, clean = "reset",
+    }, function(s, c) server, client = s, c end)
 
     it("sends each request with its own method, body and idempotency key, in any order", function()
         local a = assert(client.agents:create({ agentName = "A" }))

@@ -4,7 +4,6 @@
 local hamsa = require "hamsa"
 local client_mod = require "hamsa.client"
 local errors = require "hamsa.errors"
-local retry = require "hamsa.retry"
 local helpers = require "spec.helpers"
 
 -- Drives `c` until nothing is pending, at most `turns` polls: a client that
@@ -24,28 +23,10 @@ local function here()
 end
 
 describe("hardening", function()
-    local server, client, saved_base
-
-    setup(function()
-        saved_base = retry.BASE_DELAY
-        retry.BASE_DELAY = 0.01
-        server = helpers.start_mock()
-    end)
-
-    teardown(function()
-        retry.BASE_DELAY = saved_base
-        server:stop()
-    end)
-
-    before_each(function()
-        server:clear_faults()
-        server:clear()
-        client = hamsa.new({ api_key = server.api_key, base_url = server.url })
-    end)
-
-    after_each(function()
-        client:close()
-    end)
+    local server, client
+    helpers.mock_suite({ setup, teardown, before_each, after_each },
+        { retry_delay = 0.01, clean = "faults", client_per_test = true },
+        function(s, c) server, client = s, c end)
 
     local function body(i) return { agentName = "R" .. tostring(i) } end
 

@@ -2,29 +2,13 @@
 -- that may have reached the server is never sent twice unless it is
 -- idempotent; what was refused before acting is retried within max_retries.
 local hamsa = require "hamsa"
-local retry = require "hamsa.retry"
 local helpers = require "spec.helpers"
 
 describe("hamsa retries", function()
-    local server, client, saved_base
-
-    setup(function()
-        saved_base = retry.BASE_DELAY
-        retry.BASE_DELAY = 0.01
-        server = helpers.start_mock()
-        client = hamsa.new({ api_key = server.api_key, base_url = server.url, max_retries = 2 })
-    end)
-
-    teardown(function()
-        retry.BASE_DELAY = saved_base
-        client:close()
-        server:stop()
-    end)
-
-    before_each(function()
-        server:clear_faults()
-        server:clear()
-    end)
+    local server, client
+    helpers.mock_suite({ setup, teardown, before_each },
+        { retry_delay = 0.01, client = { max_retries = 2 }, clean = "faults" },
+        function(s, c) server, client = s, c end)
 
     local function count(path)
         local n = 0

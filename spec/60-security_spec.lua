@@ -17,24 +17,12 @@ local function contains_key(v, seen)
 end
 
 describe("hamsa secrets", function()
-    local server, client, lines
-
-    setup(function()
-        server = helpers.start_mock({ api_key = KEY })
-        lines = {}
-        client = hamsa.new({ api_key = KEY, base_url = server.url, max_retries = 1,
-                             logger = function(level, msg) lines[#lines + 1] = level .. " " .. msg end })
-    end)
-
-    teardown(function()
-        client:close()
-        server:stop()
-    end)
-
-    before_each(function()
-        server:clear_faults()
-        server:clear()
-    end)
+    local server, client
+    local lines = {}
+    helpers.mock_suite({ setup, teardown, before_each }, {
+        mock = { api_key = KEY }, clean = "faults",
+        client = { max_retries = 1, logger = function(level, msg) lines[#lines + 1] = level .. " " .. msg end },
+    }, function(s, c) server, client = s, c end)
 
     it("the key is sent (the specs would prove nothing otherwise)", function()
         assert.is_table(client.agents:create({ agentName = "x" }))

@@ -75,18 +75,11 @@ describe("hamsa key reach", function()
         return hamsa.new(o)
     end
 
+    helpers.mock_suite({ setup, teardown, before_each }, { mock = { api_key = KEY }, clean = "faults" },
+        function(s) server = s end)
+
     setup(function()
-        server = helpers.start_mock({ api_key = KEY })
         shared = keywalk.module_state().values
-    end)
-
-    teardown(function()
-        server:stop()
-    end)
-
-    before_each(function()
-        server:clear_faults()
-        server:clear()
     end)
 
     describe("the walker", function()

@@ -4,28 +4,10 @@ local retry = require "hamsa.retry"
 local helpers = require "spec.helpers"
 
 describe("hamsa non-blocking", function()
-    local server, client, saved_base
-
-    setup(function()
-        saved_base = retry.BASE_DELAY
-        retry.BASE_DELAY = 0.01
-        server = helpers.start_mock()
-    end)
-
-    teardown(function()
-        retry.BASE_DELAY = saved_base
-        server:stop()
-    end)
-
-    before_each(function()
-        server:clear_faults()
-        server:clear()
-        client = hamsa.new({ api_key = server.api_key, base_url = server.url })
-    end)
-
-    after_each(function()
-        client:close()
-    end)
+    local server, client
+    helpers.mock_suite({ setup, teardown, before_each, after_each },
+        { retry_delay = 0.01, clean = "faults", client_per_test = true },
+        function(s, c) server, client = s, c end)
 
     describe("on_done", function()
         it("returns a request handle at once and calls back from wait", function()
@@ -270,17 +252,9 @@ end)
 
 describe("hamsa event-loop integration", function()
     local socket = require "socket"
-    local server, client
-
-    setup(function()
-        server = helpers.start_mock({ latency = 0.05 })
-        client = hamsa.new({ api_key = server.api_key, base_url = server.url })
-    end)
-
-    teardown(function()
-        client:close()
-        server:stop()
-    end)
+    local client
+    helpers.mock_suite({ setup, teardown }, { mock = { latency = 0.05 }, client = {} },
+        function(_, c) client = c end)
 
     it("timeout() is nil with nothing in flight", function()
         assert.is_nil(client:timeout())

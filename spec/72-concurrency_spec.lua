@@ -7,18 +7,8 @@ local helpers = require "spec.helpers"
 
 describe("hamsa concurrency", function()
     local server
-
-    setup(function()
-        server = helpers.start_mock({ latency = 0.5 })
-    end)
-
-    teardown(function()
-        server:stop()
-    end)
-
-    before_each(function()
-        server:clear()
-    end)
+    helpers.mock_suite({ setup, teardown, before_each }, { mock = { latency = 0.5 }, clean = "log" },
+        function(s) server = s end)
 
     local function run(n, cap)
         local c = hamsa.new({ api_key = server.api_key, base_url = server.url, max_connections = cap })

@@ -27,7 +27,6 @@
 -- HAMSA_MODEL_KEEP_GOING=1 runs every sequence and reports all failing seeds;
 -- HAMSA_MODEL_TRACE=file appends every sequence's trace to that file.
 local hamsa = require "hamsa"
-local retry = require "hamsa.retry"
 local helpers = require "spec.helpers"
 local socket = require "socket"
 
@@ -755,19 +754,15 @@ local function env_number(name)
 end
 
 describe("hamsa non-blocking API, model-based", function()
-    local server, saved_base, dead_url
+    local server, dead_url
+
+    teardown(function()             -- registered first: runs before the mock stops
+        debug.sethook()
+    end)
+    helpers.mock_suite({ setup, teardown }, { retry_delay = 0.01 }, function(s) server = s end)
 
     setup(function()
-        saved_base = retry.BASE_DELAY
-        retry.BASE_DELAY = 0.01
-        server = helpers.start_mock()
         dead_url = "http://127.0.0.1:" .. helpers.free_port()
-    end)
-
-    teardown(function()
-        debug.sethook()
-        retry.BASE_DELAY = saved_base
-        server:stop()
     end)
 
     it("holds over seeded random sequences of requests, cancels, closes, polls, tasks and yields", function()
@@ -827,18 +822,8 @@ end)
 -- One deterministic regression per known failure of the contract above.
 
 describe("hamsa non-blocking API, re-entrant use", function()
-    local server, saved_base
-
-    setup(function()
-        saved_base = retry.BASE_DELAY
-        retry.BASE_DELAY = 0.01
-        server = helpers.start_mock()
-    end)
-
-    teardown(function()
-        retry.BASE_DELAY = saved_base
-        server:stop()
-    end)
+    local server
+    helpers.mock_suite({ setup, teardown }, { retry_delay = 0.01 }, function(s) server = s end)
 
     local function new_client()
         return hamsa.new({ api_key = server.api_key, base_url = server.url, timeout = 2 })

@@ -1,27 +1,12 @@
 -- Coroutines: code that reads sequentially runs concurrently inside
 -- client:spawn tasks driven by client:run().
-local hamsa = require "hamsa"
 local helpers = require "spec.helpers"
 
 describe("hamsa tasks", function()
     local server, client
-
-    setup(function()
-        server = helpers.start_mock({ latency = 0.05 })
-    end)
-
-    teardown(function()
-        server:stop()
-    end)
-
-    before_each(function()
-        server:clear()
-        client = hamsa.new({ api_key = server.api_key, base_url = server.url })
-    end)
-
-    after_each(function()
-        client:close()
-    end)
+    helpers.mock_suite({ setup, teardown, before_each, after_each },
+        { mock = { latency = 0.05 }, clean = "log", client_per_test = true },
+        function(s, c) server, client = s, c end)
 
     it("a task reads like blocking code and returns data, response", function()
         local task = client:spawn(function(name)

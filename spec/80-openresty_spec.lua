@@ -222,18 +222,14 @@ describe("hamsa.openresty", function()
     describe("inside nginx", function()
         local server, nginx
 
-        setup(function()
-            server = helpers.start_mock({ api_key = "nginx-key" })
-            nginx = start_nginx({ HAMSA_API_KEY = "nginx-key", HAMSA_BASE_URL = server.url })
-        end)
-
-        teardown(function()
+        teardown(function()         -- registered first: nginx stops before the mock
             if nginx then nginx.stop() end
-            server:stop()
         end)
+        helpers.mock_suite({ setup, teardown, before_each }, { mock = { api_key = "nginx-key" }, clean = "reset" },
+            function(s) server = s end)
 
-        before_each(function()
-            server:reset()
+        setup(function()
+            nginx = start_nginx({ HAMSA_API_KEY = "nginx-key", HAMSA_BASE_URL = server.url })
         end)
 
         it("creates an agent and places a call from a content_by_lua handler", function()

@@ -4,14 +4,7 @@ local helpers = require "spec.helpers"
 
 describe("examples", function()
     local server
-
-    setup(function()
-        server = helpers.start_mock({ api_key = "example-key" })
-    end)
-
-    teardown(function()
-        server:stop()
-    end)
+    helpers.mock_suite({ setup, teardown }, { mock = { api_key = "example-key" } }, function(s) server = s end)
 
     local function run(name)
         local cmd = ("cd %s && HAMSA_BASE_URL=%s HAMSA_API_KEY=example-key LUA_PATH=%s LUA_CPATH=%s %s examples/%s 2>&1; echo \"exit=$?\"")

@@ -8,6 +8,43 @@ local function sh(cmd)
     return out
 end
 
+-- The Lua source of the rockspec's table: `build.modules`, `build.install`...
+local function rockspec()
+    local p = io.popen("cd " .. helpers.quote(helpers.root) .. " && ls hamsa-*.rockspec")
+    local names = p:read("*a")
+    p:close()
+    local name = names:match("^(%S+)\n$")
+    assert(name, "expected exactly one hamsa-*.rockspec, got: " .. names)
+    local f = assert(io.open(helpers.root .. "/" .. name))
+    local source = f:read("*a")
+    f:close()
+    local spec = {}
+    local chunk
+    if rawget(_G, "setfenv") then           -- Lua 5.1, LuaJIT
+        chunk = assert(loadstring(source, "@" .. name))
+        setfenv(chunk, spec)
+    else
+        chunk = assert(load(source, "@" .. name, "t", spec))
+    end
+    chunk()
+    return spec, name
+end
+
+-- Every .lua file under `dir` (relative to the repository root), sorted.
+local function lua_files(dir)
+    local p = io.popen("cd " .. helpers.quote(helpers.root) .. " && find " .. dir .. " -name '*.lua' | sort")
+    local files = {}
+    for line in p:lines() do files[#files + 1] = line end
+    p:close()
+    return files
+end
+
+local function exists(path)
+    local f = io.open(helpers.root .. "/" .. path)
+    if f then f:close() end
+    return f ~= nil
+end
+
 describe("packaging", function()
     local tree
 
@@ -42,5 +79,61 @@ describe("packaging", function()
         local ran = sh(check)
         assert.matches("exit=0", ran, 1, true)
         assert.matches("version " .. require("hamsa")._VERSION, ran, 1, true)
+    end)
+
+    -- lua/a/b.lua is module "a.b", lua/a/init.lua module "a": the rockspec
+    -- must list each of them, and nothing else, when a file is added or moved
+    it("the rockspec's build.modules lists exactly the Lua files under lua/, by their module names", function()
+        local from_tree = {}
+        for _, path in ipairs(lua_files("lua")) do
+            local name = path:gsub("^lua/", ""):gsub("%.lua$", ""):gsub("/init$", ""):gsub("/", ".")
+            from_tree[name] = path
+        end
+        local listed = {}
+        for name, entry in pairs(rockspec().build.modules) do
+            if type(entry) == "string" then listed[name] = entry end
+        end
+        assert.same(from_tree, listed, "build.modules (passed in) against the files under lua/ (expected)")
+    end)
+
+    it("every file the rockspec names exists", function()
+        local build = rockspec().build
+        local named = {}
+        for _, entry in pairs(build.modules) do
+            if type(entry) == "string" then
+                named[#named + 1] = entry
+            else
+                for _, source in ipairs(entry.sources) do named[#named + 1] = source end
+            end
+        end
+        for _, path in pairs(build.install and build.install.bin or {}) do named[#named + 1] = path end
+        assert.is_true(#named > 0)
+        for _, path in ipairs(named) do
+            assert.is_true(exists(path), "the rockspec names " .. path .. ", which does not exist")
+        end
+    end)
+
+    it("make install copies every Lua file under lua/ (subfolders too); make uninstall removes them", function()
+        local dest = os.tmpname()
+        os.remove(dest)
+        -- the core as it is (-o: never rebuilt here); a clean environment for
+        -- the nested make (no jobserver or flags of the make running the specs)
+        local make = ("cd %s && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s -o build/hamsa/core.so %%s"
+            .. " DESTDIR=%s PREFIX=/usr LUA_VERSION=5.4"):format(helpers.quote(helpers.root), helpers.quote(dest))
+        local out = sh(make:format("install"))
+        assert.matches("exit=0", out, 1, true)
+        local luadir = dest .. "/usr/share/lua/5.4"
+        local installed = {}
+        local p = io.popen("cd " .. helpers.quote(luadir) .. " && find hamsa -type f | sort")
+        for line in p:lines() do installed[#installed + 1] = "lua/" .. line end
+        p:close()
+        assert.same(lua_files("lua/hamsa"), installed)
+        local f = io.open(dest .. "/usr/lib/lua/5.4/hamsa/core.so")
+        assert.is_not_nil(f, "no core.so installed")
+        if f then f:close() end
+        out = sh(make:format("uninstall"))
+        assert.matches("exit=0", out, 1, true)
+        assert.is_nil(io.open(luadir .. "/hamsa/init.lua"))
+        sh("rm -rf " .. helpers.quote(dest))
     end)
 end)

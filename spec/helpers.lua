@@ -1,6 +1,7 @@
 --- Spec helpers: start the mock API in its own process and talk to its
 -- control routes. Everything here uses LuaSocket and lua-cjson, never the
--- library under test.
+-- library under test (but mock_suite, which makes the block's client with
+-- hamsa.new when asked to).
 --
 --     local helpers = require("spec.helpers")
 --     local server = helpers.start_mock{ latency = 0.1 }
@@ -8,6 +9,12 @@
 --     server:fault{ path = "/v1/voice-agents", status = 503, headers = { ["Retry-After"] = "1" } }
 --     local log = server:requests()
 --     server:stop()
+--
+-- A describe block with its own mock (and client) for all its tests:
+--
+--     local server, client
+--     helpers.mock_suite({ setup, teardown, before_each }, { client = {}, clean = "faults" },
+--         function(s, c) server, client = s, c end)
 
 local socket = require("socket")
 local http = require("socket.http")
@@ -241,6 +248,81 @@ function helpers.start_mock(opts)
     getmetatable(guard).__gc = function() server:stop() end
     server.guard = guard
     return server
+end
+
+local CLEAN = {
+    log = function(server) server:clear() end,
+    faults = function(server) server:clear_faults(); server:clear() end,
+    reset = function(server) server:reset() end,
+}
+
+--- A mock for a describe block, and a client on it if asked, started and
+-- stopped by the block's own hooks. busted puts setup, lazy_setup,
+-- before_each... into each spec file's environment, not into _G, so the
+-- block passes them in, in this order: what starts the block (`setup` or
+-- `lazy_setup`), what ends it (`teardown` or `lazy_teardown`), then
+-- `before_each` when `clean` or `client_per_test` is given, and
+-- `after_each` with `client_per_test`. They run in the order of
+-- registration, so a hook the block registers after this call sees the
+-- server (and the client) started, and one registered before it runs first.
+-- @tparam table hooks `{ setup, teardown [, before_each [, after_each]] }`
+-- @tparam[opt] table opts
+--   `mock`: the options of `helpers.start_mock`;
+--   `client`: the options of `hamsa.new` for a client made after the mock
+--     (`api_key` and `base_url` default to the mock's) and closed before it
+--     stops; none when absent;
+--   `client_per_test`: true to make that client before each test instead
+--     (after `clean`) and close it after each;
+--   `clean`: before each test, "log" (`server:clear()`), "faults"
+--     (`server:clear_faults()`, then `server:clear()`) or "reset"
+--     (`server:reset()`);
+--   `retry_delay`: `hamsa.retry.BASE_DELAY` while the block runs (restored after).
+-- @tparam[opt] function bind called with the server and the client (or nil)
+--   each time they start, e.g. `function(s, c) server, client = s, c end`
+-- @return a table whose `server` and `client` are the current ones
+function helpers.mock_suite(hooks, opts, bind)
+    opts = opts or {}
+    local start, finish, before, after = hooks[1], hooks[2], hooks[3], hooks[4]
+    local clean = opts.clean and assert(CLEAN[opts.clean], "mock_suite: clean is log, faults or reset")
+    assert(start and finish, "mock_suite: hooks must hold setup and teardown")
+    assert(before or not (clean or opts.client_per_test), "mock_suite: clean and client_per_test need before_each")
+    assert(after or not opts.client_per_test, "mock_suite: client_per_test needs after_each")
+    local ctx, saved_delay = {}, nil
+
+    local function new_client()
+        local o = { api_key = ctx.server.api_key, base_url = ctx.server.url }
+        for k, v in pairs(opts.client or {}) do o[k] = v end
+        ctx.client = require("hamsa").new(o)
+        if bind then bind(ctx.server, ctx.client) end
+    end
+
+    start(function()
+        if opts.retry_delay then
+            local retry = require("hamsa.retry")
+            saved_delay = retry.BASE_DELAY
+            retry.BASE_DELAY = opts.retry_delay
+        end
+        ctx.server = helpers.start_mock(opts.mock)
+        if bind then bind(ctx.server) end
+        if opts.client and not opts.client_per_test then new_client() end
+    end)
+
+    finish(function()
+        if saved_delay then require("hamsa.retry").BASE_DELAY = saved_delay end
+        if ctx.client and not opts.client_per_test then ctx.client:close() end
+        if ctx.server then ctx.server:stop() end
+    end)
+
+    if clean or opts.client_per_test then
+        before(function()
+            if clean then clean(ctx.server) end
+            if opts.client_per_test then new_client() end
+        end)
+    end
+    if opts.client_per_test then
+        after(function() if ctx.client then ctx.client:close() end end)
+    end
+    return ctx
 end
 
 return helpers
