@@ -2,25 +2,13 @@
 -- handler; it has no body, so no rule set): GET /v1/voice-agents/<id>
 -- against the mock over real sockets, blocking, with on_done, and each of
 -- its misuses.
-local hamsa = require "hamsa"
 local helpers = require "spec.helpers"
 
 describe("agents:get", function()
     local server, client
 
-    setup(function()
-        server = helpers.start_mock()
-        client = hamsa.new({ api_key = server.api_key, base_url = server.url })
-    end)
-
-    teardown(function()
-        client:close()
-        server:stop()
-    end)
-
-    before_each(function()
-        server:clear()
-    end)
+    helpers.mock_suite({ setup, teardown, before_each }, { client = {}, clean = "log" },
+        function(s, c) server, client = s, c end)
 
     it("reads back the agent that create made", function()
         local made = assert(client.agents:create({ agentName = "Sara", lang = "ar", silenceThreshold = 800 }))
