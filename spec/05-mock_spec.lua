@@ -1,4 +1,4 @@
--- Specs of the mock API server itself (lua/hamsa/mock.lua, bin/hamsa-mock).
+-- Specs of the mock API server itself (lua/hamsa/mock/, bin/hamsa-mock).
 -- They talk to it with LuaSocket only, never with the library under test.
 
 local socket = require("socket")

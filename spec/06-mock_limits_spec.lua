@@ -1,4 +1,4 @@
--- Specs of the mock's defences (lua/hamsa/mock.lua): slow or stalled
+-- Specs of the mock's defences (lua/hamsa/mock/): slow or stalled
 -- clients, running out of connections or descriptors, and requests whose
 -- bytes must never break the request log or make the mock answer 500.
 -- They talk to it with LuaSocket only, never with the library under test.

@@ -279,6 +279,11 @@ function Request:__tostring()
         c.done and "done" or "in flight")
 end
 
+--- The base URL requests go to, normalized ("https://api.tryhamsa.com").
+function M.base_url(client)
+    return client._base_url
+end
+
 -- for specs and tools that must prove the key is set without showing it
 function M.has_key(client)
     return config.secret(client) ~= nil

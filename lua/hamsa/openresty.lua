@@ -177,8 +177,9 @@ function M.new(opts)
     local base_url = CHECKED[key]
     if not base_url then
         -- the option checks of hamsa.new, here, so that misuse raises at the caller's line
-        local probe = require("hamsa.client").new(copy, 3)
-        base_url = probe._base_url
+        local client_mod = require "hamsa.client"
+        local probe = client_mod.new(copy, 3)
+        base_url = client_mod.base_url(probe)
         probe:close()
         if nchecked >= 100 then CHECKED, nchecked = {}, 0 end
         CHECKED[key], nchecked = base_url, nchecked + 1
