@@ -169,6 +169,11 @@ function M.call(body)
     return out
 end
 
+-- TODO(i10): the preparations of the 0.2 bodies
+M.agent_v2 = function(body) return body end
+M.campaign = function(body) return body end
+M.knowledge_base = function(body) return body end
+
 M.mark_arrays = mark_arrays
 
 return M
