@@ -32,7 +32,8 @@ local errors = require "hamsa.errors"
 
 local type, pairs, ipairs, error, tostring, select, setmetatable, pcall, next =
     type, pairs, ipairs, error, tostring, select, setmetatable, pcall, next
-local sort, concat, format, match = table.sort, table.concat, string.format, string.match
+local sort, concat, format, match, find, gmatch = table.sort, table.concat, string.format, string.match,
+    string.find, string.gmatch
 local unpack = table.unpack or unpack       -- luacheck: ignore unpack
 
 local M = {}
@@ -44,12 +45,24 @@ local hamsa = require "hamsa"
 --- The same values as in `hamsa`.
 M.null, M.array, M.object, M.json, M.is_error = hamsa.null, hamsa.array, hamsa.object, hamsa.json, hamsa.is_error
 
--- What a call may name, per resource ("" is the client itself): the rows
--- of the route table, and client:request.
+-- What a call may name, per resource ("" is the client itself): every
+-- method of every resource (the rows of the route table, and the waiters),
+-- and client:request. `each` is not among them: its iterator cannot cross
+-- into a thread, so it runs here and sends each page's `list` there.
 local METHODS = { [""] = { request = true } }
-for _, row in ipairs(require "hamsa.routes") do
-    METHODS[row.resource] = METHODS[row.resource] or {}
-    METHODS[row.resource][row.name] = true
+local resources = require "hamsa.resources"
+for name, class in pairs(resources.CLASSES) do
+    local methods = {}
+    for method, fn in pairs(class) do
+        if type(fn) == "function" and method ~= "each" and not find(method, "^_") then methods[method] = true end
+    end
+    METHODS[name] = methods
+end
+
+-- A resource of a client by its name, dotted for nested ones ("v2.agents").
+local function resource_of(holder, name)
+    for part in gmatch(name, "[^.]+") do holder = holder[part] end
+    return holder
 end
 
 ---------------------------------------------------------------------------
@@ -69,7 +82,7 @@ function M.dispatch(key, opts, resource, method, n, ...)
         if not ok then return "raise", tostring(c) end
         client, clients[key] = c, c
     end
-    local target = resource == "" and client or client[resource]
+    local target = resource == "" and client or resource_of(client, resource)
     local ok, a, b, c = pcall(target[method], target, unpack({ ... }, 1, n))
     if not ok then return "raise", tostring(a) end
     if a == nil then return "err", b, c end
@@ -196,7 +209,7 @@ function M.new(opts)
                     return a, b, c
                 end
             end
-            self[resource] = r
+            resources.place(self, resource, r)          -- "v2.agents": self.v2.agents
         end
     end
     return self

@@ -168,18 +168,22 @@ require("hamsa.pager").extend(CLASSES, routes)
 require("hamsa.waiter").extend(CLASSES)
 M.CLASSES = CLASSES
 
---- Attaches the resources to a client: `client.agents`, and for a dotted
--- name (`v2.agents`) `client.v2.agents`.
+--- Stores `value` in `holder` under a resource name: `holder.agents`, and
+-- for a dotted name (`v2.agents`) `holder.v2.agents`.
+function M.place(holder, name, value)
+    local head, rest = match(name, "^([^.]+)%.(.+)$")
+    while head do
+        holder[head] = holder[head] or {}
+        holder, name = holder[head], rest
+        head, rest = match(name, "^([^.]+)%.(.+)$")
+    end
+    holder[name] = value
+end
+
+--- Attaches the resources to a client.
 function M.attach(client)
     for name, class in pairs(CLASSES) do
-        local holder, leaf = client, name
-        local head, rest = match(leaf, "^([^.]+)%.(.+)$")
-        while head do
-            holder[head] = holder[head] or {}
-            holder, leaf = holder[head], rest
-            head, rest = match(leaf, "^([^.]+)%.(.+)$")
-        end
-        holder[leaf] = setmetatable({ _client = client }, class)
+        M.place(client, name, setmetatable({ _client = client }, class))
     end
     return client
 end
