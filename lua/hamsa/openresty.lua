@@ -59,6 +59,13 @@ for name, class in pairs(resources.CLASSES) do
     METHODS[name] = methods
 end
 
+-- resource -> its paged `list` row, for `each`
+local pager = require "hamsa.pager"
+local LISTS = {}
+for _, row in ipairs(require "hamsa.routes") do
+    if row.paging and row.name == "list" then LISTS[row.resource] = row end
+end
+
 -- A resource of a client by its name, dotted for nested ones ("v2.agents").
 local function resource_of(holder, name)
     for part in gmatch(name, "[^.]+") do holder = holder[part] end
@@ -207,6 +214,18 @@ function M.new(opts)
                     if res ~= r then error("use client." .. resource .. ":" .. method .. "(...) (with a colon)", 2) end
                     local a, b, c = call(self, resource, method, ...)   -- not a tail call
                     return a, b, c
+                end
+            end
+            local row = LISTS[resource]
+            if row then
+                -- each: the iterator runs here, each page's `list` on a worker thread
+                r.each = function(res, query, opts)
+                    if res ~= r then error("use client." .. resource .. ":each(...) (with a colon)", 2) end
+                    local pos, size = pager.check(row, query, opts, resource .. ":each", 2)
+                    return pager.iterate(function(q, o)
+                        local a, b, c = call(self, resource, "list", q, o)
+                        return a, b, c
+                    end, row, query, opts, pos, size)
                 end
             end
             resources.place(self, resource, r)          -- "v2.agents": self.v2.agents
