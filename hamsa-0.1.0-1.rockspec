@@ -50,6 +50,7 @@ build = {
         ["hamsa.mock.text"] = "lua/hamsa/mock/text.lua",
         ["hamsa.mock.wire"] = "lua/hamsa/mock/wire.lua",
         ["hamsa.openresty"] = "lua/hamsa/openresty.lua",
+        ["hamsa.pager"] = "lua/hamsa/pager.lua",
         ["hamsa.prepare"] = "lua/hamsa/prepare.lua",
         ["hamsa.request"] = "lua/hamsa/request.lua",
         ["hamsa.resources"] = "lua/hamsa/resources.lua",
@@ -61,6 +62,10 @@ build = {
         ["hamsa.validate"] = "lua/hamsa/validate/init.lua",
         ["hamsa.validate.agent"] = "lua/hamsa/validate/agent.lua",
         ["hamsa.validate.checks"] = "lua/hamsa/validate/checks.lua",
+        ["hamsa.validate.queries"] = "lua/hamsa/validate/queries.lua",
+        ["hamsa.validate.resources"] = "lua/hamsa/validate/resources.lua",
+        ["hamsa.validate.v2"] = "lua/hamsa/validate/v2.lua",
+        ["hamsa.waiter"] = "lua/hamsa/waiter.lua",
     },
     install = {
         bin = { ["hamsa-mock"] = "bin/hamsa-mock" },
