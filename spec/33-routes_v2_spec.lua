@@ -6,77 +6,19 @@ local hamsa = require "hamsa"
 local routes = require "hamsa.routes"
 local url = require "hamsa.url"
 local helpers = require "spec.helpers"
+local wire = require "spec.wire"
 
-local json = hamsa.json
 local array = hamsa.array
-local ARRAY_MT = require("hamsa.core").json.array_mt
-local concat, sort = table.concat, table.sort
-
-local UUID = "^%x%x%x%x%x%x%x%x%-%x%x%x%x%-4%x%x%x%-[89ab]%x%x%x%-%x%x%x%x%x%x%x%x%x%x%x%x$"
+local UUID, is_array = wire.UUID, wire.is_array
 local V1 = "/v1/voice-agents"
-
--- JSON text with keys sorted, telling arrays (array-marked, or a non-empty sequence) from
--- objects: two values give the same text exactly when they go out as the same JSON.
-local function canonical(v)
-    if type(v) ~= "table" then return json.encode(v) end
-    local out = {}
-    if getmetatable(v) == ARRAY_MT or (getmetatable(v) == nil and v[1] ~= nil) then
-        for i = 1, #v do out[i] = canonical(v[i]) end
-        return "[" .. concat(out, ",") .. "]"
-    end
-    for k, x in pairs(v) do out[#out + 1] = json.encode(k) .. ":" .. canonical(x) end
-    sort(out)
-    return "{" .. concat(out, ",") .. "}"
-end
-
-local function is_array(v)
-    return type(v) == "table" and getmetatable(v) == ARRAY_MT
-end
 
 describe("the 0.2 routes on the wire", function()
     local server, client
     helpers.mock_suite({ setup, teardown, before_each }, { client = {}, clean = "reset" },
         function(s, c) server, client = s, c end)
 
-    -- The outcome of the last `call`.
-    local last
-
-    -- The one request the mock saw since `server:clear()`, checked against `want`:
-    -- { method, path, query (default ""), body (a table compared as JSON; nil: none) };
-    -- then, the request being right, that the last call succeeded.
-    local function sent(want)
-        local log = server:requests()
-        assert.equal(1, #log, "expected exactly one request, got " .. #log)
-        local req = log[1]
-        assert.equal(want[1], req.method)
-        assert.equal(want[2], req.path)
-        assert.equal(want.query or "", req.query)
-        if want.body == nil then
-            assert.equal("", req.body)
-        else
-            assert.equal("application/json", req.headers["content-type"])
-            assert.equal(canonical(want.body), canonical(json.decode(req.body)), req.body)
-        end
-        if want[1] == "POST" then
-            assert.matches(UUID, req.headers["idempotency-key"])
-        else
-            assert.is_nil(req.headers["idempotency-key"])
-        end
-        assert.is_not_nil(last[1], tostring(last[2]))
-        assert.equal(200, last[2].status)
-        return req
-    end
-
-    -- data, response of a call, the log cleared first (`sent` checks both).
-    local function ok(fn, ...)
-        server:clear()
-        last = { fn(...) }
-        return last[1], last[2]
-    end
-
-    local function message_key(res)
-        return json.decode(res.body).messageKey
-    end
+    local w = wire.recorder(function() return server end)
+    local ok, sent, message_key = w.ok, w.sent, w.message_key
 
     local function new_agent()
         return assert(client.agents:create({ agentName = "Sara" })).id
@@ -101,20 +43,18 @@ describe("the 0.2 routes on the wire", function()
             sent { "GET", V1 }
         end)
 
-        local V2_BODY = { name = "Sara v2", type = "Single Prompt", tools = {}, knowledgeBaseItemsIds = {},
-            voiceDictionaryIds = { "dict-1" },
-            conversation = { greetingMessage = "مرحبا {{name}}", pokeMessages = {}, params = { name = "Omar" } },
-            voice = { voiceId = "en-US-Neural2-A", lang = "ar" },
-            llm = { provider = "openai", model = "gpt-4", temperature = 0.2 },
-            callSettings = { interrupt = true, responseDelay = 400, silenceThreshold = 800 },
-            outcomeResponseShape = { type = "object", required = {} } }
-        local V2_WIRE = { name = "Sara v2", type = "Single Prompt", tools = array(), knowledgeBaseItemsIds = array(),
-            voiceDictionaryIds = { "dict-1" },
-            conversation = { greetingMessage = "مرحبا {{name}}", pokeMessages = array(), params = { name = "Omar" } },
-            voice = { voiceId = "en-US-Neural2-A", lang = "ar" },
-            llm = { provider = "openai", model = "gpt-4", temperature = 0.2 },
-            callSettings = { interrupt = true, responseDelay = 400, silenceThreshold = 800 },
-            outcomeResponseShape = { type = "object", required = array() } }
+        -- A v2 body whose empty arrays are `empty()`: {} as the caller writes them, or
+        -- array() as they must go out.
+        local function v2_body(empty)
+            return { name = "Sara v2", type = "Single Prompt", tools = empty(), knowledgeBaseItemsIds = empty(),
+                voiceDictionaryIds = { "dict-1" },
+                conversation = { greetingMessage = "مرحبا {{name}}", pokeMessages = empty(), params = { name = "Omar" } },
+                voice = { voiceId = "en-US-Neural2-A", lang = "ar" },
+                llm = { provider = "openai", model = "gpt-4", temperature = 0.2 },
+                callSettings = { interrupt = true, responseDelay = 400, silenceThreshold = 800 },
+                outcomeResponseShape = { type = "object", required = empty() } }
+        end
+        local V2_BODY, V2_WIRE = v2_body(function() return {} end), v2_body(array)
 
         local function new_v2()
             return assert(client.v2.agents:create({ name = "Lina" })).id
@@ -281,9 +221,9 @@ describe("the 0.2 routes on the wire", function()
             local agent = new_agent()
             local mine = body(agent)
             local data, res = ok(client.campaigns.create, client.campaigns, mine)
-            local wire = body(agent)
-            wire.timeRange.days = array()
-            sent { "POST", V1 .. "/campaigns", body = wire }
+            local expected = body(agent)
+            expected.timeRange.days = array()
+            sent { "POST", V1 .. "/campaigns", body = expected }
             assert.is_nil(getmetatable(mine.timeRange.days), "the caller's table was marked")
             assert.is_string(data.id)
             assert.equal("SCHEDULED", data.status)
