@@ -85,10 +85,10 @@ local DEFAULT_MAX_CONNECTIONS = 900  -- select() cannot watch descriptors >= FD_
 local SETSIZE = socket._SETSIZE or 1024
 local DEFAULTS = { host = "127.0.0.1", port = 0, api_key = "test-key", latency = 0,
                    max_connections = DEFAULT_MAX_CONNECTIONS, backlog = 1024,
-                   header_timeout = 10, idle_timeout = 30, body_timeout = 30 }
+                   header_timeout = 10, idle_timeout = 30, body_timeout = 30, call_seconds = 2 }
 local TYPES = { host = "string", port = "number", api_key = "string", latency = "number",
                 max_connections = "number", backlog = "number", header_timeout = "number",
-                idle_timeout = "number", body_timeout = "number" }
+                idle_timeout = "number", body_timeout = "number", call_seconds = "number" }
 
 local M = {}
 
@@ -109,10 +109,11 @@ local function settings(opts)
     if s.max_connections < 1 or s.max_connections > 1000 then
         error("hamsa.mock.new: max_connections must be within 1..1000", 3)
     end
-    for _, name in pairs({ "header_timeout", "idle_timeout", "body_timeout" }) do
+    for _, name in pairs({ "header_timeout", "idle_timeout", "body_timeout", "call_seconds" }) do
         local v = s[name]
         if v ~= v or v <= 0 then error("hamsa.mock.new: " .. name .. " must be > 0", 3) end
     end
+    if s.call_seconds == math.huge then error("hamsa.mock.new: call_seconds must be finite", 3) end
     return s
 end
 
