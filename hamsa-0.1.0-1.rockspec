@@ -55,6 +55,7 @@ build = {
         ["hamsa.mock.phone_numbers"] = "lua/hamsa/mock/phone_numbers.lua",
         ["hamsa.mock.playout"] = "lua/hamsa/mock/playout.lua",
         ["hamsa.mock.response"] = "lua/hamsa/mock/response.lua",
+        ["hamsa.mock.seed"] = "lua/hamsa/mock/seed.lua",
         ["hamsa.mock.server"] = "lua/hamsa/mock/server.lua",
         ["hamsa.mock.store"] = "lua/hamsa/mock/store.lua",
         ["hamsa.mock.text"] = "lua/hamsa/mock/text.lua",
