@@ -30,6 +30,7 @@ local KINDS = { "agents", "phone_numbers", "knowledge_base", "conversations", "c
 local KNOWN = {}
 for _, k in ipairs(KINDS) do KNOWN[k] = true end
 local STEP = 0.001   -- seconds between two seeded records placed in the past
+local MARGIN = 1     -- seconds between the last one's end and now
 
 local M = {}
 
@@ -56,7 +57,7 @@ function ADD.phone_numbers(api, n)
 end
 
 function ADD.knowledge_base(api, n)
-    local t = api:moment() - api.call_seconds - n * STEP
+    local t = api:moment() - MARGIN - api.call_seconds - n * STEP
     for i = 1, n do
         knowledge_base.add(api, { itemName = format("Seeded item %05d", i), type = "TEXT",
                                   content = "Seeded content number " .. i .. "." }, t + i * STEP)
@@ -66,7 +67,7 @@ end
 function ADD.conversations(api, n)
     local t, now = api:moment()
     local agent = owner(api, now)
-    t = t - api.call_seconds - n * STEP
+    t = t - MARGIN - api.call_seconds - n * STEP
     for i = 1, n do
         conversations.place(api, {
             t0 = t + i * STEP, voiceAgentId = agent.id, details = agent, stored = true,
@@ -78,7 +79,7 @@ end
 function ADD.campaigns(api, n)
     local t, now = api:moment()
     local agent = owner(api, now)
-    t = t - 2 * api.call_seconds - n * STEP
+    t = t - MARGIN - 2 * api.call_seconds - n * STEP
     for i = 1, n do
         local at = t + i * STEP
         campaigns.add(api, {
