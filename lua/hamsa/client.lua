@@ -177,7 +177,7 @@ end
 -- @return Task with `done`, `results` (a packed list) and `error`
 function Client:spawn(fn, ...)
     if type(fn) ~= "function" then error("client:spawn: fn must be a function", 2) end
-    return tasks.spawn(self, fn, ...)
+    return tasks.spawn(self, fn, false, ...)
 end
 
 --- Drives the loop until every task (and every on_done request) is done,
