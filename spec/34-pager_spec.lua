@@ -246,9 +246,13 @@ describe("hamsa pagers", function()
             return { rows = rows, n = 7 }
         end
         local got = {}
-        for v in pager.iterate(list, row, { take = 3 }, nil, 0, 3) do got[#got + 1] = v end
+        for v in pager.iterate(list, row, { take = 3 }) do got[#got + 1] = v end
         assert.same({ 1, 2, 3, 4, 5, 6, 7 }, got)
         assert.equal(3, #calls)
         assert.same({ 0, 3, 6 }, { calls[1].skip, calls[2].skip, calls[3].skip })
+        got, calls = {}, {}
+        for v in pager.iterate(list, row, { skip = 4, take = 2 }) do got[#got + 1] = v end
+        assert.same({ 5, 6, 7 }, got)
+        assert.equal(2, #calls)
     end)
 end)

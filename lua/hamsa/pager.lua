@@ -41,8 +41,8 @@ local url = require "hamsa.url"
 local errors = require "hamsa.errors"
 local YIELD_THROUGH_PCALL = require("hamsa.loop").YIELD_THROUGH_PCALL
 
-local type, error, tonumber, tostring, pairs, getmetatable, pcall =
-    type, error, tonumber, tostring, pairs, getmetatable, pcall
+local type, error, tonumber, tostring, pairs, ipairs, getmetatable, pcall =
+    type, error, tonumber, tostring, pairs, ipairs, getmetatable, pcall
 local floor, format = math.floor, string.format
 local corunning = coroutine.running
 local check_options, REQUEST_OPTIONS = config.check_options, config.REQUEST_OPTIONS
@@ -72,9 +72,22 @@ local function whole(v, least)
     if n and n == floor(n) and n >= least and n < 2 ^ 53 then return n end
 end
 
---- Checks the arguments of an `each` for `row` and returns where the walk
--- starts and the page size; raises (misuse) at `level` above the caller.
--- @return pos, size
+-- Where a walk of `query` starts and its page size, or nil and a message.
+local function start(style, query)
+    local pos, size = query[style.pos], query[style.size]
+    if pos ~= nil then
+        pos = whole(pos, style.first)
+        if not pos then return nil, format("%s must be an integer >= %d", style.pos, style.first) end
+    end
+    if size ~= nil then
+        size = whole(size, 1)
+        if not size then return nil, format("%s must be an integer >= 1", style.size) end
+    end
+    return pos or style.first, size or M.DEFAULT_SIZE
+end
+
+--- Checks the arguments of an `each` for `row`; raises (misuse) at
+-- `level` (1: the caller of check).
 function M.check(row, query, opts, where, level)
     level = (level or 1) + 1
     local style = STYLES[row.paging] or error("hamsa.pager: no paging style " .. tostring(row.paging))
@@ -83,19 +96,10 @@ function M.check(row, query, opts, where, level)
     if opts and opts.on_done ~= nil then
         error(where .. ": each takes no on_done (it is an iterator; use it in a client:spawn task)", level)
     end
-    query = query or {}
-    local built, msg = url.query(query)
+    local built, msg = url.query(query or {})
     if not built then error(where .. ": " .. tostring(msg), level) end
-    local pos, size = query[style.pos], query[style.size]
-    if pos ~= nil then
-        pos = whole(pos, style.first)
-        if not pos then error(format("%s: %s must be an integer >= %d", where, style.pos, style.first), level) end
-    end
-    if size ~= nil then
-        size = whole(size, 1)
-        if not size then error(format("%s: %s must be an integer >= 1", where, style.size), level) end
-    end
-    return pos or style.first, size or M.DEFAULT_SIZE
+    local ok, why = start(style, query or {})
+    if not ok then error(where .. ": " .. why, level) end
 end
 
 -- The caller's query with the page's position and size (a copy).
@@ -126,10 +130,11 @@ end
 -- @tparam table row the route's row (`paging`, `items`, `total`)
 -- @tparam[opt] table query the caller's query (never modified)
 -- @tparam[opt] table opts the request options of each page
--- @tparam[opt] number pos, size where to start and the page size (see `check`)
-function M.iterate(list, row, query, opts, pos, size)
+-- (The arguments are those `check` accepts; others raise here.)
+function M.iterate(list, row, query, opts)
     local style = STYLES[row.paging]
-    pos, size = pos or style.first, size or M.DEFAULT_SIZE
+    local pos, size = start(style, query or {})
+    if not pos then error("hamsa.pager: " .. size, 2) end
     local items, i, n, last, over = nil, 0, 0, false, false
     return function()
         if i < n then
@@ -177,15 +182,15 @@ end
 
 --- Gives each resource whose `list` row has `paging` its `each` method.
 function M.extend(classes, routes)
-    for _, row in pairs(routes) do
+    for _, row in ipairs(routes) do
         if row.paging and row.name == "list" then
             local class, where = classes[row.resource], row.resource .. ":each"
             class.each = function(self, query, opts)
                 if getmetatable(self) ~= class then
                     error("use client." .. row.resource .. ":each(...) (with a colon)", 2)
                 end
-                local pos, size = M.check(row, query, opts, where, 2)
-                return M.iterate(list_of(self), row, query, opts, pos, size)
+                M.check(row, query, opts, where, 2)
+                return M.iterate(list_of(self), row, query, opts)
             end
         end
     end

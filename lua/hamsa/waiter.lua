@@ -39,7 +39,8 @@
 -- the answer had one, as the least gap), and so is a 404 within 30 s of the
 -- start (the record may not be visible yet); any other failure ends the
 -- wait with its error. Past the deadline: `nil, err` with kind "timeout",
--- code "WAIT_DEADLINE" and `err.last` the last record seen (nil if none).
+-- code "WAIT_DEADLINE", `err.last` the last record seen (nil if none) and
+-- `err.cause` the last poll's error when that poll failed.
 -- Cancelled (handle:cancel(), client:close()): kind "cancelled", `err.last`
 -- too.
 --
@@ -137,9 +138,9 @@ end
 -- the time left (at least 1 s).
 local function poll(w)
     local o = w.popts
-    local left = w.deadline_at - now()
-    if left < (o.timeout or w.client._timeout) then
-        local cut = { timeout = max(left, 1) }
+    local left, timeout = w.deadline_at - now(), o.timeout or w.client._timeout
+    if left < timeout then
+        local cut = { timeout = min(timeout, max(left, 1)) }
         for k, v in pairs(o) do if k ~= "timeout" then cut[k] = v end end
         o = cut
     end
@@ -284,17 +285,24 @@ local function new_waiter(resource, spec, id, opts)
     }
 end
 
---- Gives conversations, campaigns and knowledge_base their `wait`.
+-- The wait method of one resource.
+local function method_of(name, spec, class)
+    local where = name .. ":wait"
+    return function(self, id, opts)
+        if getmetatable(self) ~= class then error("use client." .. name .. ":wait(...) (with a colon)", 2) end
+        check(where, spec.id, id, opts)
+        local w = new_waiter(self, spec, id, opts or {})
+        if opts and opts.on_done then return start_async(w, opts.on_done) end
+        return wait_loop(w)
+    end
+end
+
+--- Gives conversations, campaigns and knowledge_base (those of `classes`)
+-- their `wait`.
 function M.extend(classes)
     for name, spec in pairs(M.RESOURCES) do
-        local class, where = classes[name], name .. ":wait"
-        class.wait = function(self, id, opts)
-            if getmetatable(self) ~= class then error("use client." .. name .. ":wait(...) (with a colon)", 2) end
-            check(where, spec.id, id, opts)
-            local w = new_waiter(self, spec, id, opts or {})
-            if opts and opts.on_done then return start_async(w, opts.on_done) end
-            return wait_loop(w)
-        end
+        local class = classes[name]
+        if class then class.wait = method_of(name, spec, class) end
     end
 end
 
