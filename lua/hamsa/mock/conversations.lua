@@ -121,11 +121,10 @@ local function filters(req)
         return nil, invalid("endTime must not be before startTime")
     end
     if h.nonempty(q.voiceAgentId) then f.agent = q.voiceAgentId end
-    local statuses = all.status or all["status[]"]
-    if statuses then
-        f.statuses = {}
-        for _, s in ipairs(statuses) do
-            for one in s:gmatch("[^,]+") do f.statuses[one] = true end
+    for _, s in ipairs(all.status or all["status[]"] or {}) do   -- repeated, or comma-separated
+        for one in s:gmatch("[^,]+") do
+            f.statuses = f.statuses or {}
+            f.statuses[one] = true
         end
     end
     return f
