@@ -110,6 +110,26 @@ describe("hamsa waiters", function()
             end)
         end
 
+        it("campaigns and knowledge-base items: their own final statuses", function()
+            local campaign = assert(client.campaigns:create({ name = "Spring", voiceAgentId = agent_id,
+                phoneNumber = "+12025550123", sendType = "NOW", recipients = { { phoneNumber = "+971500004001" } } }))
+            local items = assert(client.knowledge_base:create({ items = {
+                { itemName = "Opening hours", type = "TEXT", content = "9 to 5" },
+                { itemName = "fail: broken", type = "TEXT", content = "?" } } }))
+            local seen = {}
+            local data = assert(client.campaigns:wait(campaign.id, { interval = 0.02,
+                on_status = function(c) seen[#seen + 1] = c.status end }))
+            assert.equal("COMPLETED", data.status)
+            assert.equal("COMPLETED", seen[#seen])
+            local t = client:spawn(function()
+                return client.knowledge_base:wait(items[1].id, { interval = 0.02 }),
+                    client.knowledge_base:wait(items[2].id, { interval = 0.02 })
+            end)
+            assert.equal(0, client:run(10))
+            assert.equal("PROCESSED", t.results[1].status)
+            assert.equal("FAILED", t.results[2].status)
+        end)
+
         it("on_status sees each change of status once, the first included", function()
             clock(server, { freeze = true })
             local id = place("0000")
