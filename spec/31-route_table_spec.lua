@@ -115,7 +115,7 @@ describe("the route table", function()
                     body = cjson.encode(minimal(id))
                 end
                 local path = fill(row, ids)
-                status, text = helpers.http(row.method, server.url .. path, body, auth)
+                local status, text = helpers.http(row.method, server.url .. path, body, auth)
                 local where = key(row) .. ": " .. row.method .. " " .. path .. " -> "
                     .. tostring(status) .. " " .. tostring(text)
                 assert.is_number(status, where)

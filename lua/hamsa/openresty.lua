@@ -219,13 +219,13 @@ function M.new(opts)
             local row = LISTS[resource]
             if row then
                 -- each: the iterator runs here, each page's `list` on a worker thread
-                r.each = function(res, query, opts)
+                r.each = function(res, query, each_opts)
                     if res ~= r then error("use client." .. resource .. ":each(...) (with a colon)", 2) end
-                    local pos, size = pager.check(row, query, opts, resource .. ":each", 2)
+                    pager.check(row, query, each_opts, resource .. ":each", 2)
                     return pager.iterate(function(q, o)
                         local a, b, c = call(self, resource, "list", q, o)
                         return a, b, c
-                    end, row, query, opts, pos, size)
+                    end, row, query, each_opts)
                 end
             end
             resources.place(self, resource, r)          -- "v2.agents": self.v2.agents
