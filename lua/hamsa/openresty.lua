@@ -164,6 +164,31 @@ local function call(proxy, resource, method, ...)
     error(match(tostring(a), "^[^\n]-:%d+: (.*)$") or tostring(a), 3)
 end
 
+-- The proxy of one resource of client `self`: each method runs on a worker
+-- thread; `each` runs here and sends each page's `list` there.
+local function proxy(self, resource, methods)
+    local r = {}
+    for method in pairs(methods) do
+        r[method] = function(res, ...)
+            if res ~= r then error("use client." .. resource .. ":" .. method .. "(...) (with a colon)", 2) end
+            local a, b, c = call(self, resource, method, ...)   -- not a tail call
+            return a, b, c
+        end
+    end
+    local row = LISTS[resource]
+    if row then
+        r.each = function(res, query, each_opts)
+            if res ~= r then error("use client." .. resource .. ":each(...) (with a colon)", 2) end
+            pager.check(row, query, each_opts, resource .. ":each", 2)
+            return pager.iterate(function(q, o)
+                local a, b, c = call(self, resource, "list", q, o)
+                return a, b, c
+            end, row, query, each_opts)
+        end
+    end
+    return r
+end
+
 local Client = {}
 Client.__index = Client
 
@@ -207,29 +232,7 @@ function M.new(opts)
     local self = setmetatable({}, Client)
     OPTS[self] = { key = key, opts = copy, pool = pool, base_url = base_url }
     for resource, methods in pairs(METHODS) do
-        if resource ~= "" then
-            local r = {}
-            for method in pairs(methods) do
-                r[method] = function(res, ...)
-                    if res ~= r then error("use client." .. resource .. ":" .. method .. "(...) (with a colon)", 2) end
-                    local a, b, c = call(self, resource, method, ...)   -- not a tail call
-                    return a, b, c
-                end
-            end
-            local row = LISTS[resource]
-            if row then
-                -- each: the iterator runs here, each page's `list` on a worker thread
-                r.each = function(res, query, each_opts)
-                    if res ~= r then error("use client." .. resource .. ":each(...) (with a colon)", 2) end
-                    pager.check(row, query, each_opts, resource .. ":each", 2)
-                    return pager.iterate(function(q, o)
-                        local a, b, c = call(self, resource, "list", q, o)
-                        return a, b, c
-                    end, row, query, each_opts)
-                end
-            end
-            resources.place(self, resource, r)          -- "v2.agents": self.v2.agents
-        end
+        if resource ~= "" then resources.place(self, resource, proxy(self, resource, methods)) end
     end
     return self
 end
