@@ -1,4 +1,5 @@
--- Quickstart: create an agent, clone it, update the clone, place a call.
+-- Quickstart: create an agent, clone it, update the clone, place a call,
+-- and follow the call to its end.
 --
 --   HAMSA_API_KEY=... lua5.4 examples/quickstart.lua
 --
@@ -52,5 +53,15 @@ local call, response = check(client.calls:phone_number {
 })
 print(("placed   call  jobId=%s  (HTTP %d after %d attempt(s))"):format(
     call.jobId, response.status, response.attempts))
+
+-- 5. follow it: poll the conversation until it reaches a final status
+local conversation = check(client.conversations:wait(call.jobId, {
+    interval = 0.5,
+    on_status = function(c) print(("status   %s"):format(c.status)) end,
+}))
+print(("ended    %s after %d s"):format(conversation.status, conversation.callDuration or 0))
+for _, turn in ipairs(conversation.jobResponse and conversation.jobResponse.transcription or {}) do
+    for who, text in pairs(turn) do print(("  %-6s %s"):format(who, text)) end
+end
 
 client:close()

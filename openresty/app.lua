@@ -46,6 +46,32 @@ function M.call(opts)
     return reply(200, { agent = agent.id, jobId = call.jobId })
 end
 
+--- POST /follow?to=<E.164>: an agent, a call, and a wait for the call's end
+-- (the wait runs on a worker thread too; on_status, a function, cannot
+-- cross into it), then every agent through `each` (its pages are `list`
+-- calls, each on a worker thread).
+function M.follow()
+    local c = client()
+    local args = ngx.req.get_uri_args()
+    local agent, err = c.v2.agents:create { name = "Follower", conversation = { greetingMessage = "Hi!" } }
+    if not agent then return failure(err) end
+    local v1 = c.agents:create { agentName = "Caller" }
+    local call
+    call, err = c.calls:phone_number {
+        toNumber = args.to, phoneNumber = "+97145551234", voiceAgentId = v1.id, params = {},
+    }
+    if not call then return failure(err) end
+    local conversation
+    conversation, err = c.conversations:wait(call.jobId, { interval = 0.2, deadline = 30 })
+    if not conversation then return failure(err) end
+    local names = {}
+    for a, e in c.agents:each({ take = 1 }) do
+        if a == false then return failure(e) end
+        names[#names + 1] = a.agentName
+    end
+    return reply(200, { v2 = agent.id, status = conversation.status, agents = hamsa_ngx.array(names) })
+end
+
 --- GET /agents: the first page of agents, through client:request.
 function M.agents()
     local page, err = client():request("GET", "/v1/voice-agents", nil, { query = { skip = 1, take = 20 } })

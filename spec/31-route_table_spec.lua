@@ -15,10 +15,14 @@ local function escape(s)
     return (s:gsub("[^%w%-._~]", function(c) return ("%%%02X"):format(c:byte()) end))
 end
 
--- A row's path with every placeholder filled by `id` (in the query part as
--- a query parameter, as the client sends it).
-local function fill(template, id)
-    return (template:gsub("{[^}]+}", function() return escape(id) end))
+-- A row's path with every placeholder filled from `ids` by its name (in the
+-- query part as a query parameter, as the client sends it); a v2 row's
+-- voiceAgentId is a v2 agent's.
+local function fill(row, ids)
+    return (row.path:gsub("{([^}]+)}", function(name)
+        if name == "voiceAgentId" and row.resource == "v2.agents" then name = "v2" end
+        return escape(assert(ids[name], name))
+    end))
 end
 
 -- A valid minimal body per rule set, for an agent `id`.
@@ -32,6 +36,25 @@ local MINIMAL = {
     call_twilio = function(id)
         return { toNumber = "+15550000001", twilioPhoneNumber = "+15550000002", voiceAgentId = id }
     end,
+    agent_v2_create = function() return { name = "Route table" } end,
+    agent_v2_update = function() return { name = "Route table, renamed" } end,
+    call_start = function(id) return { toNumber = "+15550000001", voiceAgentId = id } end,
+    phone_number_create = function()
+        return { type = "TWILIO", phoneNumber = "+15550000002", label = "Route table",
+                 twilioAccountSid = "AC0", twilioAuthToken = "t" }
+    end,
+    phone_number_assign = function(id) return { voiceAgentId = id, phoneNumber = "+15550000002" } end,
+    phone_number_unassign = function() return { phoneNumber = "+15550000002" } end,
+    campaign_create = function(id)
+        return { name = "Route table", phoneNumber = "+15550000002", voiceAgentId = id,
+                 recipients = { { phoneNumber = "+15550000001" } } }
+    end,
+    campaign_update = function() return { name = "Route table, renamed" } end,
+    knowledge_base_create = function()
+        return { items = { { itemName = "Route table", type = "URL", itemUrl = "https://example.com/a" } } }
+    end,
+    knowledge_base_update = function() return { itemName = "Route table, renamed" } end,
+    knowledge_base_remove_url = function() return { url = "https://example.com/a" } end,
 }
 
 describe("the route table", function()
@@ -42,7 +65,7 @@ describe("the route table", function()
             assert.is_string(row.resource, where)
             assert.is_string(row.name, where)
             assert.truthy(type(row.method) == "string" and row.method:match("^%u+$"), where)
-            assert.truthy(type(row.path) == "string" and row.path:match("^/v1/"), where)
+            assert.truthy(type(row.path) == "string" and row.path:match("^/v[12]/"), where)
             assert.is_nil(seen[key(row)], where .. ": " .. key(row) .. " twice")
             seen[key(row)] = true
         end
@@ -70,19 +93,29 @@ describe("the route table", function()
             local server = helpers.start_mock()
             finally(function() server:stop() end)
             local auth = { authorization = "Token " .. server.api_key }
-            local status, text = helpers.http("POST", server.url .. "/v1/voice-agents",
-                cjson.encode({ agentName = "Route table source" }), auth)
-            assert.equal(200, status, text)
-            local id = cjson.decode(text).data.id
+            -- one record of each kind, made through the API, for the ids
+            local function made(path, body)
+                local status, text = helpers.http("POST", server.url .. path, cjson.encode(body), auth)
+                assert.equal(200, status, text)
+                return cjson.decode(text).data
+            end
+            local id = made("/v1/voice-agents", { agentName = "Route table source" }).id
+            local ids = {
+                voiceAgentId = id,
+                v2 = made("/v2/voice-agents", { name = "Route table v2" }).id,
+                conversationId = made("/v1/voice-agents/phone-number/call", MINIMAL.call_phone_number(id)).jobId,
+                campaignId = made("/v1/voice-agents/campaigns", MINIMAL.campaign_create(id)).id,
+                itemId = made("/v1/voice-agents/knowledge-base", MINIMAL.knowledge_base_create())[1].id,
+            }
             for _, row in ipairs(routes) do
                 local body
-                if row.body then
+                if row.body or row.body_args then
                     local minimal = MINIMAL[row.validate]
                     assert.is_function(minimal, "the spec has no minimal body for " .. tostring(row.validate))
                     body = cjson.encode(minimal(id))
                 end
-                local path = fill(row.path, id)
-                status, text = helpers.http(row.method, server.url .. path, body, auth)
+                local path = fill(row, ids)
+                local status, text = helpers.http(row.method, server.url .. path, body, auth)
                 local where = key(row) .. ": " .. row.method .. " " .. path .. " -> "
                     .. tostring(status) .. " " .. tostring(text)
                 assert.is_number(status, where)

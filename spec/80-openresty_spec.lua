@@ -247,6 +247,20 @@ describe("hamsa.openresty", function()
             assert.equal("Front desk", cjson.decode(creates[1].body).agentName)
         end)
 
+        it("reaches every resource: v2 agents, a waiter that follows the call, each over pages", function()
+            local res = request(nginx, "POST", "/follow?to=%2B971501234002")
+            assert.equal(200, res.status, res.body)
+            assert.matches("^%x+%-", res.json.v2)
+            assert.equal("FAILED", res.json.status)          -- ...4002: the mock's FAILED number
+            assert.same({ "Caller" }, res.json.agents)       -- one page per agent, then the end
+            assert.equal(1, #logged(server, "/v2/voice-agents"))
+            local polls = 0
+            for _, r in ipairs(server:requests()) do
+                if r.path:find("/v1/voice-agents/conversation/", 1, true) == 1 then polls = polls + 1 end
+            end
+            assert.is_true(polls >= 2, "polls: " .. polls)
+        end)
+
         it("runs client:request too (GET /agents)", function()
             request(nginx, "POST", "/call?to=%2B971501234567")
             local res = request(nginx, "GET", "/agents")

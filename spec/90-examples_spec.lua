@@ -18,7 +18,14 @@ describe("examples", function()
 
     local cases = {
         { "quickstart.lua", { "created  agent %x+", "cloned   agent", "updated  agent .* pokeMessages=0",
-                              "placed   call  jobId=%x+%-" } },
+                              "placed   call  jobId=%x+%-", "ended    COMPLETED after %d+ s",
+                              "Agent  مساء الخير Layla!" } },
+        { "follow_call.lua", { "placed    call %x+%-.* to %+971501234567", "status    [%u_]+",
+                               "ended     COMPLETED after [1-9]%d* s", "recording https?://%S+",
+                               "Agent  Hello Layla, this is Nour" } },
+        { "list_all_agents.lua", { "   1  %x+%-", "  23  %x+%-", "\n%d%d+ agents\n" } },
+        { "campaign.lua", { "campaign  %x+%-%S+  SCHEDULED", "Layla +%+971501110001 +COMPLETED",
+                            "Omar +%+971501114001 +NO_ANSWER", "Mariam +%+971501110003 +COMPLETED" } },
         { "create_agent.lua", { "created\t%x+", "invalid\tsilenceThreshold\thamsa: invalid: silenceThreshold" } },
         { "clone_agent.lua", { "cloned\t.*Clinic front desk", "not_found\t404\tVOICE_AGENT_NOT_FOUND" } },
         { "update_agent.lua", { "updated\t%x.*\tar\t1200\t0" } },

@@ -190,7 +190,23 @@ function Server:clear_faults()
     control(self, "DELETE", "/__mock/faults")
 end
 
---- Forgets agents, requests and faults.
+--- The mock's clock, `{ now, speed, frozen }`: read (no argument), or
+-- changed by any of `{ speed = 10, advance = 5, freeze = true|false,
+-- reset = true }` and read after.
+function Server:clock(change)
+    if change == nil then return cjson.decode(control(self, "GET", "/__mock/clock")) end
+    return cjson.decode(control(self, "POST", "/__mock/clock", change))
+end
+
+--- Adds many records at once, e.g. `{ agents = 20000 }` (also
+-- `conversations`, `campaigns`, `knowledge_base`, `phone_numbers`): the
+-- counts added, and `totals` (what each store holds now).
+function Server:seed(counts)
+    return cjson.decode(control(self, "POST", "/__mock/seed", counts))
+end
+
+--- Forgets every record, requests and faults, and puts the clock back on
+-- real time.
 function Server:reset()
     control(self, "POST", "/__mock/reset")
 end
@@ -205,10 +221,12 @@ end
 
 --- Starts `bin/hamsa-mock` in its own process and waits until it listens.
 -- @tparam[opt] table opts `api_key` ("test-key"), `host`, `port` (0),
---   `latency`, `header_timeout`, `idle_timeout`, `body_timeout` (seconds),
---   `max_connections`: each passed as its flag only when given
+--   `latency`, `header_timeout`, `idle_timeout`, `body_timeout`,
+--   `call_seconds` (seconds), `max_connections`: each passed as its flag
+--   only when given
 -- @return a server: `url`, `api_key`, `pid`, `:stop()`, `:requests()`,
---   `:clear()`, `:fault(spec)`, `:clear_faults()`, `:reset()`
+--   `:clear()`, `:fault(spec)`, `:clear_faults()`, `:reset()`, `:stats()`,
+--   `:clock([change])`, `:seed(counts)`
 function helpers.start_mock(opts)
     opts = opts or {}
     local api_key = opts.api_key or "test-key"
@@ -225,7 +243,7 @@ function helpers.start_mock(opts)
     }
     for _, o in ipairs({ { "latency", "--latency" }, { "header_timeout", "--header-timeout" },
                          { "idle_timeout", "--idle-timeout" }, { "body_timeout", "--body-timeout" },
-                         { "max_connections", "--max-connections" } }) do
+                         { "max_connections", "--max-connections" }, { "call_seconds", "--call-seconds" } }) do
         if opts[o[1]] then
             cmd[#cmd + 1] = o[2]
             cmd[#cmd + 1] = quote(opts[o[1]])

@@ -1,23 +1,40 @@
 -- The game script the embed host runs: each frame it may start a request
 -- (one new call every other frame, like players triggering them), and it
--- polls the client once. Nothing here ever blocks the frame.
+-- polls the client once. Each placed call is then followed to its end by a
+-- waiter with on_done (its polls and gaps are timers in the client's loop).
+-- Nothing here ever blocks the frame.
 local hamsa = require "hamsa"
 
 local client = hamsa.new()          -- HAMSA_BASE_URL, HAMSA_API_KEY
 local wanted = tonumber(os.getenv("EMBED_CALLS")) or 60
 local started, ok, failed, frame_no = 0, 0, 0, 0
+local ended = {}                    -- final status -> calls that ended so
 local agent_id
 
 local function place_call(i)
     client.calls:phone_number({
-        toNumber = "+9715012345" .. string.format("%02d", i % 100),
+        -- the mock ends a call to ...4001 NO_ANSWER, 4002 FAILED, 4003 FORWARDED, 4004 TERMINATED
+        toNumber = "+97150123400" .. (i % 5),
         phoneNumber = "+97145551234",
         voiceAgentId = agent_id,
         params = { name = "Player " .. i },
     }, {
         on_done = function(call, err)
-            if call and call.jobId then ok = ok + 1 else failed = failed + 1 end
-            if err then io.stderr:write(tostring(err), "\n") end
+            if not (call and call.jobId) then
+                failed = failed + 1
+                return io.stderr:write(tostring(err), "\n")
+            end
+            client.conversations:wait(call.jobId, {
+                interval = 0.25,
+                on_done = function(conversation, werr)
+                    if not conversation then
+                        failed = failed + 1
+                        return io.stderr:write(tostring(werr), "\n")
+                    end
+                    ok = ok + 1
+                    ended[conversation.status] = (ended[conversation.status] or 0) + 1
+                end,
+            })
         end,
     })
 end
@@ -43,6 +60,7 @@ end
 
 function game.summary()
     client:close()
+    for status, n in pairs(ended) do print(("embed-game: %d calls ended %s"):format(n, status)) end
     return ok, failed, wanted
 end
 

@@ -177,13 +177,15 @@ end
 -- @return Task with `done`, `results` (a packed list) and `error`
 function Client:spawn(fn, ...)
     if type(fn) ~= "function" then error("client:spawn: fn must be a function", 2) end
-    return tasks.spawn(self, fn, ...)
+    return tasks.spawn(self, fn, false, ...)
 end
 
 --- Drives the loop until every task (and every on_done request) is done,
 -- or `timeout` passes. An error raised in a task comes out of here.
+-- An on_done waiter (hamsa.waiter) is driven like an on_done request and
+-- is not a task: the count returned leaves it out.
 -- @tparam[opt] number timeout seconds
--- @treturn number tasks still running
+-- @treturn number tasks still running (the caller's own)
 function Client:run(timeout)
     if timeout ~= nil and bad_wait(timeout) then
         error("client:run: timeout must be a number >= 0", 2)
@@ -235,13 +237,15 @@ function Client:timeout()
     return next_wait(self, t)
 end
 
---- Number of requests in flight (whose on_done has not run yet).
+--- Number of requests in flight (whose on_done has not run yet): a
+-- task's call or gap counts one, an on_done waiter one (hamsa.waiter).
 function Client:pending()
     return self._pending
 end
 
 --- Cancels everything in flight and releases the connections. Every
--- request still in flight gets its on_done at once, with kind "cancelled".
+-- request still in flight gets its on_done at once, with kind "cancelled"
+-- (timers too: a waiter in a gap ends "cancelled" at once).
 function Client:close()
     if self._closed then return end
     self._closed = true             -- first: a callback that closes again returns here

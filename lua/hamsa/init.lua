@@ -54,4 +54,10 @@ end
 --- Whether `v` is an error value returned by this library.
 M.is_error = errors.is
 
+--- The final call statuses, which end `client.conversations:wait`:
+-- `TERMINAL[1..5]` are "COMPLETED", "NO_ANSWER", "FAILED", "FORWARDED",
+-- "TERMINATED", and `TERMINAL[status]` is true for each (a list and a set;
+-- a copy: changing it changes no wait). See hamsa.waiter.
+M.TERMINAL = require("hamsa.waiter").TERMINAL
+
 return M

@@ -5,6 +5,12 @@
 -- on_done from a ready queue (docs/client.md, "Delivery"). It never
 -- sleeps the host: backoff is a timer the loop's wait respects.
 --
+-- A timer (M.timer: the gaps of hamsa.waiter) is a call record with no
+-- spec and no transfer: `start` puts it in `_timers` with its `next_at`,
+-- and when it is due `step` completes it (data `true`) instead of starting
+-- an attempt, so its on_done runs from `deliver` like every callback;
+-- `cancel` and `close` end it with kind "cancelled" like any call.
+--
 -- The call record (made by hamsa.request) has these fields:
 --
 --   method, path       for messages and logs
@@ -16,6 +22,7 @@
 --   request            its hamsa.request handle (async calls)
 --   transfer           the core transfer in flight, or nil
 --   next_at            when the next attempt starts (while in _timers)
+--   sleep              a timer's length in seconds (a timer has no spec)
 --   done               true once its result is final
 --   data, err, response  the result, once done
 -- @module hamsa.loop
@@ -155,7 +162,7 @@ local function step(self)
             if self._closed then break end
             if self._timers[call] then
                 self._timers[call] = nil
-                start_attempt(self, call)
+                if call.sleep then complete(self, call, true) else start_attempt(self, call) end
             end
         end
     end
@@ -245,6 +252,28 @@ local function cancel(self, call)
     return true
 end
 
+--- A timer of `seconds`: a call record that `start` arms and `step`
+-- completes when it is due (with data `true`), with no transfer.
+local function timer(seconds)
+    return { method = "timer", path = format("%.3f s", seconds), attempts = 0, sleep = seconds }
+end
+
+--- Starts a call: its first attempt, or, for a timer, its countdown.
+local function start(self, call)
+    if not call.sleep then return start_attempt(self, call) end
+    call.next_at = now() + call.sleep
+    self._timers[call] = true
+end
+
+--- Blocks for `seconds` while driving the loop: other transfers move and
+-- their retries start, but no callback runs (like any blocking call).
+-- @return true, or nil and a "cancelled" error when the client was closed meanwhile
+local function pause(self, seconds)
+    local t = timer(seconds)
+    if self._closed then return nil, errors.new("cancelled", "the client is closed") end
+    start(self, t)
+    return run(self, t)
+end
 
 --- Fails a call before sending: returned, or (with on_done) queued for
 -- the next poll like any finished request. `make_handle(call)` gives the
@@ -261,5 +290,6 @@ end
 
 M.log, M.complete, M.start_attempt, M.step, M.next_wait = log, complete, start_attempt, step, next_wait
 M.deliver, M.run, M.cancel = deliver, run, cancel
+M.timer, M.start, M.pause = timer, start, pause
 
 return M

@@ -32,7 +32,8 @@ local errors = require "hamsa.errors"
 
 local type, pairs, ipairs, error, tostring, select, setmetatable, pcall, next =
     type, pairs, ipairs, error, tostring, select, setmetatable, pcall, next
-local sort, concat, format, match = table.sort, table.concat, string.format, string.match
+local sort, concat, format, match, find, gmatch = table.sort, table.concat, string.format, string.match,
+    string.find, string.gmatch
 local unpack = table.unpack or unpack       -- luacheck: ignore unpack
 
 local M = {}
@@ -44,12 +45,31 @@ local hamsa = require "hamsa"
 --- The same values as in `hamsa`.
 M.null, M.array, M.object, M.json, M.is_error = hamsa.null, hamsa.array, hamsa.object, hamsa.json, hamsa.is_error
 
--- What a call may name, per resource ("" is the client itself): the rows
--- of the route table, and client:request.
+-- What a call may name, per resource ("" is the client itself): every
+-- method of every resource (the rows of the route table, and the waiters),
+-- and client:request. `each` is not among them: its iterator cannot cross
+-- into a thread, so it runs here and sends each page's `list` there.
 local METHODS = { [""] = { request = true } }
+local resources = require "hamsa.resources"
+for name, class in pairs(resources.CLASSES) do
+    local methods = {}
+    for method, fn in pairs(class) do
+        if type(fn) == "function" and method ~= "each" and not find(method, "^_") then methods[method] = true end
+    end
+    METHODS[name] = methods
+end
+
+-- resource -> its paged `list` row, for `each`
+local pager = require "hamsa.pager"
+local LISTS = {}
 for _, row in ipairs(require "hamsa.routes") do
-    METHODS[row.resource] = METHODS[row.resource] or {}
-    METHODS[row.resource][row.name] = true
+    if row.paging and row.name == "list" then LISTS[row.resource] = row end
+end
+
+-- A resource of a client by its name, dotted for nested ones ("v2.agents").
+local function resource_of(holder, name)
+    for part in gmatch(name, "[^.]+") do holder = holder[part] end
+    return holder
 end
 
 ---------------------------------------------------------------------------
@@ -69,7 +89,7 @@ function M.dispatch(key, opts, resource, method, n, ...)
         if not ok then return "raise", tostring(c) end
         client, clients[key] = c, c
     end
-    local target = resource == "" and client or client[resource]
+    local target = resource == "" and client or resource_of(client, resource)
     local ok, a, b, c = pcall(target[method], target, unpack({ ... }, 1, n))
     if not ok then return "raise", tostring(a) end
     if a == nil then return "err", b, c end
@@ -144,6 +164,31 @@ local function call(proxy, resource, method, ...)
     error(match(tostring(a), "^[^\n]-:%d+: (.*)$") or tostring(a), 3)
 end
 
+-- The proxy of one resource of client `self`: each method runs on a worker
+-- thread; `each` runs here and sends each page's `list` there.
+local function proxy(self, resource, methods)
+    local r = {}
+    for method in pairs(methods) do
+        r[method] = function(res, ...)
+            if res ~= r then error("use client." .. resource .. ":" .. method .. "(...) (with a colon)", 2) end
+            local a, b, c = call(self, resource, method, ...)   -- not a tail call
+            return a, b, c
+        end
+    end
+    local row = LISTS[resource]
+    if row then
+        r.each = function(res, query, each_opts)
+            if res ~= r then error("use client." .. resource .. ":each(...) (with a colon)", 2) end
+            pager.check(row, query, each_opts, resource .. ":each", 2)
+            return pager.iterate(function(q, o)
+                local a, b, c = call(self, resource, "list", q, o)
+                return a, b, c
+            end, row, query, each_opts)
+        end
+    end
+    return r
+end
+
 local Client = {}
 Client.__index = Client
 
@@ -187,17 +232,7 @@ function M.new(opts)
     local self = setmetatable({}, Client)
     OPTS[self] = { key = key, opts = copy, pool = pool, base_url = base_url }
     for resource, methods in pairs(METHODS) do
-        if resource ~= "" then
-            local r = {}
-            for method in pairs(methods) do
-                r[method] = function(res, ...)
-                    if res ~= r then error("use client." .. resource .. ":" .. method .. "(...) (with a colon)", 2) end
-                    local a, b, c = call(self, resource, method, ...)   -- not a tail call
-                    return a, b, c
-                end
-            end
-            self[resource] = r
-        end
+        if resource ~= "" then resources.place(self, resource, proxy(self, resource, methods)) end
     end
     return self
 end

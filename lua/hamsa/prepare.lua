@@ -6,7 +6,7 @@
 local json = require("hamsa.core").json
 
 local type, next, rawget, getmetatable, setmetatable = type, next, rawget, getmetatable, setmetatable
-local array, object, object_mt = json.array, json.object, json.object_mt
+local array, object, object_mt, array_mt = json.array, json.object, json.object_mt, json.array_mt
 
 local M = {}
 
@@ -19,8 +19,9 @@ local M = {}
 --
 -- A shape names the places: `true` an array (an empty unmarked table
 -- there is array-marked); a table an object whose keys have shapes
--- (`["*"]`: every key), followed when unmarked or object-marked; SHAPE
--- an outcomeResponseShape (mark_shape).
+-- (`["*"]`: every key), followed when unmarked or object-marked, or a
+-- list of them (list_of), followed when array-marked too; SHAPE an
+-- outcomeResponseShape (mark_shape).
 
 local SHAPE = {}
 local DAYS = { ["*"] = true }
@@ -30,6 +31,20 @@ local AGENT_ARRAYS = {
     googleCalendarSettings = { freeSlots = DAYS },
     outcomeResponseShape = SHAPE,
 }
+
+-- A list of objects, each of shape `sub`: walked when unmarked or array-marked (a list
+-- is sent as an array either way), its elements as objects.
+local function list_of(sub)
+    return { ["*"] = sub, list = true }
+end
+
+local AGENT_V2_ARRAYS = {
+    tools = true, knowledgeBaseItemsIds = true, voiceDictionaryIds = true,
+    conversation = { pokeMessages = true },
+    outcomeResponseShape = SHAPE,
+}
+local CAMPAIGN_ARRAYS = { timeRange = { days = true } }
+local KNOWLEDGE_BASE_ARRAYS = { items = list_of({ itemUrls = true }) }
 
 -- Deeper than the client's max_request_depth the encoder refuses anyway;
 -- the cap also ends the walk of a cyclic shape (sent with validate = false).
@@ -108,7 +123,7 @@ local function fixed_value(v, sub, depth)
         if next(v) == nil and getmetatable(v) == nil then return array() end
         return nil
     end
-    if not followed(v) then return nil end
+    if not (followed(v) or (sub.list and getmetatable(v) == array_mt)) then return nil end
     local fixed
     if sub == SHAPE then
         fixed = mark_shape(v, depth + 1)
@@ -167,6 +182,25 @@ function M.call(body)
         out.params = object()
     end
     return out
+end
+
+--- A v2 agent body (create, update): its id lists, `tools` (an array of tool references
+-- in v2), `conversation.pokeMessages` and the `required` lists of `outcomeResponseShape`.
+function M.agent_v2(body)
+    if not followed(body) then return body end
+    return mark_arrays(body, AGENT_V2_ARRAYS, 1)
+end
+
+--- A campaign body: `timeRange.days`.
+function M.campaign(body)
+    if not followed(body) then return body end
+    return mark_arrays(body, CAMPAIGN_ARRAYS, 1)
+end
+
+--- A knowledge-base body: the `itemUrls` of each of its `items`.
+function M.knowledge_base(body)
+    if not followed(body) then return body end
+    return mark_arrays(body, KNOWLEDGE_BASE_ARRAYS, 1)
 end
 
 M.mark_arrays = mark_arrays

@@ -14,7 +14,7 @@ local errors = require "hamsa.errors"
 
 local type, error, select, getmetatable, setmetatable, ipairs, pairs, tostring, assert =
     type, error, select, getmetatable, setmetatable, ipairs, pairs, tostring, assert
-local find, sub, concat = string.find, string.sub, table.concat
+local find, sub, concat, match = string.find, string.sub, table.concat, string.match
 local object = require("hamsa.core").json.object
 local check_options, REQUEST_OPTIONS = client_mod.check_options, client_mod.REQUEST_OPTIONS
 local send, fail = client_mod.send, client_mod.fail
@@ -67,7 +67,13 @@ local function compile(row)
     }
     c.query = query ~= "" and pieces(query, ids) or nil
     assert(#ids <= 2, "hamsa.routes: at most two ids per route")
+    c.query_validate = row.query_validate and (validate[row.query_validate]
+        or error("hamsa.routes: no rule set " .. row.query_validate))
     local n = #ids
+    if row.body_args then
+        c.args_at = n + 1
+        n = n + #row.body_args
+    end
     if row.body then n = n + 1; c.body_at = n end
     if row.query then n = n + 1; c.query_at = n end
     c.opts_at = n + 1
@@ -79,6 +85,13 @@ local function check_args(c, ...)
     local where = c.where
     for i, name in ipairs(c.ids) do
         if type((select(i, ...))) ~= "string" then error(where .. ": " .. name .. " must be a string", 3) end
+    end
+    if c.args_at then
+        for i, name in ipairs(c.row.body_args) do
+            if type((select(c.args_at + i - 1, ...))) ~= "string" then
+                error(where .. ": " .. name .. " must be a string", 3)
+            end
+        end
     end
     if c.body_at then
         local body = select(c.body_at, ...)
@@ -119,11 +132,18 @@ local function method_of(c, class)
             if q ~= nil then
                 local built, msg = url.query(q)
                 if not built then error(where .. ": " .. tostring(msg), 2) end
+                if c.query_validate and client._validate then
+                    local ok, field, why = c.query_validate(q)
+                    if not ok then return fail(client, errors.invalid(field, why), opts) end
+                end
                 query = query and built ~= "" and (query .. "&" .. built) or query or built
             end
         end
         local body
-        if c.body_at then
+        if c.args_at then
+            body = {}
+            for i, name in ipairs(row.body_args) do body[name] = select(c.args_at + i - 1, ...) end
+        elseif c.body_at then
             body = select(c.body_at, ...)
             if body == nil then body = object() end          -- "optional": sent as {}
         end
@@ -131,23 +151,39 @@ local function method_of(c, class)
     end
 end
 
--- resource name -> its class, with one method per row
+-- resource name -> its class, with one method per row; then the methods
+-- made from rows rather than being one: `each` for every list (hamsa.pager)
+-- and `wait` where a record reaches a final status (hamsa.waiter)
 local CLASSES = {}
 for _, row in ipairs(routes) do
     local class = CLASSES[row.resource]
     if not class then
-        class = {}
+        class = { _name = row.resource }
         class.__index = class
         CLASSES[row.resource] = class
     end
     class[row.name] = method_of(compile(row), class)
 end
+require("hamsa.pager").extend(CLASSES, routes)
+require("hamsa.waiter").extend(CLASSES)
 M.CLASSES = CLASSES
+
+--- Stores `value` in `holder` under a resource name: `holder.agents`, and
+-- for a dotted name (`v2.agents`) `holder.v2.agents`.
+function M.place(holder, name, value)
+    local head, rest = match(name, "^([^.]+)%.(.+)$")
+    while head do
+        holder[head] = holder[head] or {}
+        holder, name = holder[head], rest
+        head, rest = match(name, "^([^.]+)%.(.+)$")
+    end
+    holder[name] = value
+end
 
 --- Attaches the resources to a client.
 function M.attach(client)
     for name, class in pairs(CLASSES) do
-        client[name] = setmetatable({ _client = client }, class)
+        M.place(client, name, setmetatable({ _client = client }, class))
     end
     return client
 end

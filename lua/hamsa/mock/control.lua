@@ -7,6 +7,7 @@
 local json = require("hamsa.core").json
 local socket = require("socket")
 local response = require("hamsa.mock.response")
+local seed = require("hamsa.mock.seed")
 local text = require("hamsa.mock.text")
 
 local pairs, type = pairs, type
@@ -66,6 +67,29 @@ local function add_faults(server, req)
     return ok("ok", { queued = queued, pending = pending })
 end
 
+-- The body of a control route as a JSON object, or nil and the 400.
+local function object_body(req)
+    local value = json.decode(req.body)
+    if not text.is_object(value) then return nil, fail(400, "Body must be a JSON object", "BAD_REQUEST") end
+    return value
+end
+
+local function set_clock(server, req)
+    local change, res = object_body(req)
+    if not change then return res end
+    local done, err = server.api.clock:set(change)
+    if not done then return fail(400, err, "BAD_REQUEST") end
+    return response.json(200, server.api.clock:state())
+end
+
+local function add_seed(server, req)
+    local counts, res = object_body(req)
+    if not counts then return res end
+    local added, err = seed.seed(server.api, counts)
+    if not added then return fail(400, err, "BAD_REQUEST") end
+    return response.json(200, added)
+end
+
 local ROUTES = {
     ["GET /__mock/requests"] = function(server)
         return response.json(200, json.array(server.log))
@@ -89,7 +113,12 @@ local ROUTES = {
         server.faults:clear()
         return ok("ok")
     end,
-    ["POST /__mock/reset"] = function(server)   -- agents, log and faults
+    ["GET /__mock/clock"] = function(server)
+        return response.json(200, server.api.clock:state())
+    end,
+    ["POST /__mock/clock"] = set_clock,
+    ["POST /__mock/seed"] = add_seed,
+    ["POST /__mock/reset"] = function(server)   -- records, clock, log and faults
         server.api:reset()
         server.log = {}
         server.faults:clear()

@@ -3,7 +3,7 @@
 -- One process, no threads: every connection runs in its own coroutine and one
 -- `socket.select` loop drives them all, with timers for delays, so a request
 -- that sleeps (latency, a `delay` fault, a `drip`) never holds up the others.
--- HTTP/1.1 with keep-alive; agents live in memory.
+-- HTTP/1.1 with keep-alive; records live in memory.
 --
 --     local mock = require("hamsa.mock")
 --     local srv = assert(mock.new{ port = 0, api_key = "test-key" })
@@ -12,10 +12,15 @@
 --     srv:close()
 --
 -- API routes (need `Authorization: Token <api_key>`, as in docs/wire.md):
--- every row of `hamsa.routes`, and `GET /v1/voice-agents?skip=&take=`
--- (hamsa.mock.api): `POST /v1/voice-agents`,
--- `GET|PATCH /v1/voice-agents/<id>`, `POST /v1/voice-agents/clone?voiceAgentId=`,
--- `POST /v1/voice-agents/phone-number/call`, `POST /v1/voice-agents/twilio/call`.
+-- every row of `hamsa.routes` (hamsa.mock.api: agents v1 and v2, calls,
+-- conversations, phone numbers, campaigns, knowledge base).
+--
+-- Calls play out on the mock's clock (hamsa.mock.playout): PENDING,
+-- IN_PROGRESS after a quarter of `call_seconds`, then final at
+-- `call_seconds`, by the last four digits of the number called: 4001
+-- NO_ANSWER, 4002 FAILED, 4003 FORWARDED, 4004 TERMINATED, any other
+-- COMPLETED. Campaigns (hamsa.mock.campaigns) and knowledge-base items
+-- (hamsa.mock.knowledge_base) play out too.
 --
 -- Control routes (no auth, never logged):
 -- `GET /__mock/requests` (every API request so far: `{method, path, query,
@@ -25,7 +30,10 @@
 -- `max_inflight`: API requests answered at once, reset with the log;
 -- `connections` open now; since start, `timeouts` (connections closed by a
 -- timeout below), `evicted` and `rejected` (see `max_connections`)),
--- `POST /__mock/reset` (agents, log and faults),
+-- `GET /__mock/clock` (`{ now, speed, frozen }`), `POST /__mock/clock`
+-- (any of `speed`, `advance`, `freeze`, `reset`: hamsa.mock.clock; answers
+-- as GET), `POST /__mock/seed` (`{ agents = N, ... }`: hamsa.mock.seed),
+-- `POST /__mock/reset` (records, clock, log and faults),
 -- `POST /__mock/shutdown` (answers, then `run` returns).
 --
 -- The log holds `path`, `query`, `body` and header values as they came
@@ -70,7 +78,10 @@
 --
 -- The modules under it, one concern each: hamsa.mock.server (connections,
 -- scheduler, Server methods), .wire (HTTP/1.1), .response, .api (routes,
--- store, handlers), .faults, .control (/__mock/* and the log), .text.
+-- auth, state), one per kind of record with its handlers (.agents, .calls,
+-- .conversations, .phone_numbers, .campaigns, .knowledge_base), .playout
+-- (a call over time), .clock, .store, .handler (what handlers share),
+-- .seed, .faults, .control (/__mock/* and the log), .text.
 --
 -- @module hamsa.mock
 -- @license MIT
@@ -85,10 +96,10 @@ local DEFAULT_MAX_CONNECTIONS = 900  -- select() cannot watch descriptors >= FD_
 local SETSIZE = socket._SETSIZE or 1024
 local DEFAULTS = { host = "127.0.0.1", port = 0, api_key = "test-key", latency = 0,
                    max_connections = DEFAULT_MAX_CONNECTIONS, backlog = 1024,
-                   header_timeout = 10, idle_timeout = 30, body_timeout = 30 }
+                   header_timeout = 10, idle_timeout = 30, body_timeout = 30, call_seconds = 2 }
 local TYPES = { host = "string", port = "number", api_key = "string", latency = "number",
                 max_connections = "number", backlog = "number", header_timeout = "number",
-                idle_timeout = "number", body_timeout = "number" }
+                idle_timeout = "number", body_timeout = "number", call_seconds = "number" }
 
 local M = {}
 
@@ -109,10 +120,11 @@ local function settings(opts)
     if s.max_connections < 1 or s.max_connections > 1000 then
         error("hamsa.mock.new: max_connections must be within 1..1000", 3)
     end
-    for _, name in pairs({ "header_timeout", "idle_timeout", "body_timeout" }) do
+    for _, name in pairs({ "header_timeout", "idle_timeout", "body_timeout", "call_seconds" }) do
         local v = s[name]
         if v ~= v or v <= 0 then error("hamsa.mock.new: " .. name .. " must be > 0", 3) end
     end
+    if s.call_seconds == math.huge then error("hamsa.mock.new: call_seconds must be finite", 3) end
     return s
 end
 
@@ -135,7 +147,8 @@ end
 -- Misuse (a wrong option type, an unknown option name) raises.
 -- @tparam[opt] table opts `host` ("127.0.0.1"), `port` (0: ephemeral),
 --   `api_key` ("test-key"), `latency` (0: seconds added before answering every
---   API request), `max_connections` (900), `backlog` (1024), and in seconds,
+--   API request), `call_seconds` (2: how long a placed call lasts),
+--   `max_connections` (900), `backlog` (1024), and in seconds,
 --   each > 0 (`math.huge`: never) `header_timeout` (10), `idle_timeout` (30),
 --   `body_timeout` (30); see the module comment
 -- @return the server, or `nil, err` when binding fails. Its methods:

@@ -254,10 +254,12 @@ Server.__close = Server.close
 Server.__gc = Server.close
 
 --- A server on a bound, non-blocking `listener`; `settings` holds
--- api_key, latency, max_connections and the three timeouts (checked).
+-- api_key, latency, call_seconds, max_connections and the three timeouts
+-- (checked).
 function M.new(listener, settings)
     local self = setmetatable({
-        listener = listener, api = api.new(settings.api_key), faults = faults.queue(), log = {},
+        listener = listener, api = api.new(settings.api_key, { call_seconds = settings.call_seconds }),
+        faults = faults.queue(), log = {},
         latency = settings.latency, max_connections = settings.max_connections,
         header_timeout = settings.header_timeout, idle_timeout = settings.idle_timeout,
         body_timeout = settings.body_timeout,
@@ -268,6 +270,7 @@ function M.new(listener, settings)
     if addr == "0.0.0.0" then addr = "127.0.0.1" elseif addr == "::" then addr = "::1" end
     self.base_url = "http://" .. (find(addr, ":", 1, true) and "[" .. addr .. "]" or addr) .. ":" .. bound
     self.port = tonumber(bound)
+    self.api.base_url = self.base_url
     return self
 end
 

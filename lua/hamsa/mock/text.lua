@@ -34,6 +34,21 @@ function M.parse_query(q)
     return t
 end
 
+--- Every value of each name in a query string, in order (`status=A&status=B`
+-- gives `{ status = { "A", "B" } }`); `+` is a space.
+-- @treturn table name -> list of values
+function M.parse_query_all(q)
+    local t = {}
+    for pair in gmatch(q, "[^&]+") do
+        local k, v = match(pair, "^([^=]*)=?(.*)$")
+        k = M.unescape((gsub(k, "+", " ")))
+        local list = t[k] or {}
+        list[#list + 1] = M.unescape((gsub(v, "+", " ")))
+        t[k] = list
+    end
+    return t
+end
+
 --- Whether `v`, decoded from JSON, is an object.
 function M.is_object(v)
     return type(v) == "table" and #v == 0 and getmetatable(v) ~= array_mt

@@ -207,6 +207,6 @@ local agent_update = object_of(extend(AGENT_FIELDS, {
 local agent_clone = object_of({ agentName = check_nonempty }, nil, NAME_NONNULL)
 
 M.create, M.update, M.clone = agent_create, agent_update, agent_clone
-M.params, M.webhook_auth = check_params, webhook_auth
+M.params, M.webhook_auth, M.outcome_shape = check_params, webhook_auth, check_outcome_shape
 
 return M

@@ -7,7 +7,7 @@
 local type, next, tostring, getmetatable = type, next, tostring, getmetatable
 local floor, huge = math.floor, math.huge
 local math_type = math.type
-local find, byte = string.find, string.byte
+local find, byte, gsub = string.find, string.byte, string.gsub
 
 local json = require("hamsa.core").json
 local null, ARRAY_MT, OBJECT_MT = json.null, json.array_mt, json.object_mt
@@ -132,6 +132,25 @@ local function integer_min(min)
     end
 end
 
+-- An integer from `lo` to `hi`, two small bounds (well inside 2^53 and 1e15).
+local function integer_range(lo, hi)
+    local tail = "must be an integer from " .. lo .. " to " .. hi
+    return function(v)
+        if not is_integer(v) or v < lo or v > hi then return "", tail end
+    end
+end
+
+-- A string of `min` to `max` characters, counted as UTF-8 characters (an Arabic letter
+-- counts once, not as its two bytes); the encoder refuses text that is not UTF-8.
+local function string_length(min, max)
+    local tail = "must be a string of " .. min .. " to " .. max .. " characters"
+    return function(v)
+        if type(v) ~= "string" then return "", tail end
+        local _, n = gsub(v, "[^\128-\191]", "")   -- every byte that starts a character
+        if n < min or n > max then return "", tail end
+    end
+end
+
 local function number_positive(v)
     if type(v) ~= "number" or not is_finite(v) or v <= 0 then
         return "", "must be a number > 0"
@@ -164,9 +183,9 @@ local function index_path(i, s)
     return "[" .. tostring(i) .. "]" .. s
 end
 
--- An array: unmarked or array-marked, keys exactly 1..n (or empty), then every element
--- through `elem`.
-local function array_of(elem)
+-- An array: unmarked or array-marked, keys exactly 1..n (or empty, unless `nonempty`),
+-- then every element through `elem`.
+local function array_of(elem, nonempty)
     local strings = elem == check_string    -- checked inline: saves a call per element
     return function(t)
         if type(t) ~= "table" then return "", "must be an array" end
@@ -174,6 +193,7 @@ local function array_of(elem)
         if mt ~= nil and mt ~= ARRAY_MT then return "", mt == OBJECT_MT and MARKED_OBJECT or FOREIGN end
         local n = 0
         for _ in next, t do n = n + 1 end
+        if n == 0 and nonempty then return "", "must be a non-empty array" end
         -- n keys, and 1..n all present: then there is no other key
         for i = 1, n do
             local v = t[i]
@@ -285,6 +305,8 @@ M.check_e164 = check_e164
 M.check_https = check_https
 M.check_timezone = check_timezone
 M.integer_min = integer_min
+M.integer_range = integer_range
+M.string_length = string_length
 M.number_positive = number_positive
 M.number_range = number_range
 M.enum = enum

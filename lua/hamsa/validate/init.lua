@@ -17,18 +17,24 @@
 -- A mark decides the wire form (array: `[]`, elements 1..n only; object: `{}`), so one that
 -- contradicts the field is refused, even on an empty table. An unmarked empty table goes
 -- out as `{}`, except at the array places `hamsa.prepare` array-marks (pokeMessages, the
--- id lists, the days of freeSlots, `required` lists): there it is an empty array.
+-- id lists, the days of freeSlots, `required` lists, v2 `tools`, a campaign's
+-- `timeRange.days`, a knowledge-base item's `itemUrls`): there it is an empty array.
 --
 -- The building blocks live in hamsa.validate.checks, the agent rule sets in
--- hamsa.validate.agent; this module holds the call rules and the public
--- entry points, one per rule set that a route of hamsa.routes names.
+-- hamsa.validate.agent (v1) and hamsa.validate.v2, the bodies of phone numbers,
+-- campaigns and the knowledge base in hamsa.validate.resources, the list queries in
+-- hamsa.validate.queries; this module holds the call rules and the public entry points,
+-- one per rule set that a route of hamsa.routes names.
 -- @module hamsa.validate
 
-local type, find, gmatch, sub = type, string.find, string.gmatch, string.sub
+local type, ipairs, find, gmatch, sub = type, ipairs, string.find, string.gmatch, string.sub
 
 local null = require("hamsa.core").json.null
 local C = require "hamsa.validate.checks"
 local agent = require "hamsa.validate.agent"
+local v2 = require "hamsa.validate.v2"
+local resources = require "hamsa.validate.resources"
+local queries = require "hamsa.validate.queries"
 local check_nonempty, check_e164, check_https, object_of = C.check_nonempty, C.check_e164, C.check_https, C.object_of
 local check_params, webhook_auth = agent.params, agent.webhook_auth
 local agent_create, agent_update, agent_clone = agent.create, agent.update, agent.clone
@@ -60,6 +66,16 @@ local twilio_call = object_of({
     webhookUrl = check_https,
     webhookAuth = webhook_auth,
 }, { "toNumber", "twilioPhoneNumber" }, { toNumber = true, twilioPhoneNumber = true })
+
+local start_call = object_of({
+    toNumber = check_e164,
+    fromNumber = check_e164,
+    voiceAgentId = check_nonempty,
+    agentDetails = agent_create,
+    params = check_params,
+    webhookUrl = check_https,
+    webhookAuth = webhook_auth,
+}, { "toNumber" }, { toNumber = true })
 
 local EXACTLY_ONE = "exactly one of voiceAgentId or agentDetails is required"
 -- The texts of an inline agent whose {{placeholders}} its params must define, in order.
@@ -106,11 +122,12 @@ local function call_rules(body)
     return true
 end
 
--- Runs a compiled object checker over a body; returns true or nil, field, message.
-local function run(check, body)
+-- Runs a compiled object checker over a body (or a query: `whole` names the value itself
+-- when it is at fault, default "body"); returns true or nil, field, message.
+local function run(check, body, whole)
     local s, tail = check(body)
     if not s then return true end
-    local field = s == "" and "body" or sub(s, 2)
+    local field = s == "" and (whole or "body") or sub(s, 2)
     return nil, field, field .. " " .. tail
 end
 
@@ -160,6 +177,54 @@ end
 -- @return `true`, or `nil, field, message`
 function M.call_twilio(body)
     return run_call(twilio_call, body)
+end
+
+--- Checks the body of `POST /v1/voice-agents/call` (a call from a number Hamsa provides).
+-- `toNumber` (E.164, required), `fromNumber` (E.164, optional), then the rules of
+-- `call_phone_number` between `voiceAgentId`, `params` and `agentDetails`, plus optional
+-- `webhookUrl`/`webhookAuth`.
+-- @tparam table body the request body, never modified
+-- @return `true`, or `nil, field, message`
+function M.call_start(body)
+    return run_call(start_call, body)
+end
+
+-- Agents (v2) -------------------------------------------------------------------------------
+
+--- Checks the body of `POST /v2/voice-agents`: `name` required; the nested `conversation`,
+-- `voice`, `llm` and `callSettings` objects (hamsa.validate.v2).
+-- @tparam table body the request body, never modified
+-- @return `true`, or `nil, field, message`
+function M.agent_v2_create(body)
+    return run(v2.create, body)
+end
+
+--- Checks the body of `PATCH /v2/voice-agents/{id}`: create's rules, nothing required.
+-- @tparam table body the request body, never modified
+-- @return `true`, or `nil, field, message`
+function M.agent_v2_update(body)
+    return run(v2.update, body)
+end
+
+-- The bodies of phone numbers, campaigns and the knowledge base (hamsa.validate.resources),
+-- each `function(body)` returning `true`, or `nil, field, message`:
+-- phone_number_create, phone_number_assign, phone_number_unassign, campaign_create,
+-- campaign_update, knowledge_base_create, knowledge_base_update, knowledge_base_remove_url.
+for _, name in ipairs({ "phone_number_create", "phone_number_assign", "phone_number_unassign",
+    "campaign_create", "campaign_update", "knowledge_base_create", "knowledge_base_update",
+    "knowledge_base_remove_url" }) do
+    local check = resources[name]
+    M[name] = function(body) return run(check, body) end
+end
+
+-- The query tables of the lists (hamsa.validate.queries), each `function(query)` returning
+-- `true`, or `nil, field, message` (field "status[2]", ...): agents_list_query (v1 and
+-- v2), conversations_list_query, phone_numbers_list_query, campaigns_list_query,
+-- knowledge_base_list_query.
+for _, name in ipairs({ "agents_list", "conversations_list", "phone_numbers_list", "campaigns_list",
+    "knowledge_base_list" }) do
+    local check = queries[name]
+    M[name .. "_query"] = function(query) return run(check, query, "query") end
 end
 
 return M
