@@ -78,6 +78,8 @@ build = {
         ["hamsa.validate.resources"] = "lua/hamsa/validate/resources.lua",
         ["hamsa.validate.v2"] = "lua/hamsa/validate/v2.lua",
         ["hamsa.waiter"] = "lua/hamsa/waiter.lua",
+        ["hamsa.webhook"] = "lua/hamsa/webhook/init.lua",
+        ["hamsa.webhook.serve"] = "lua/hamsa/webhook/serve.lua",
     },
     install = {
         bin = { ["hamsa-mock"] = "bin/hamsa-mock" },
