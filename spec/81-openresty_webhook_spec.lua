@@ -155,13 +155,14 @@ describe("hamsa.openresty.webhook", function()
 
         it("runs on_event once for a delivery sent many times, to both workers", function()
             local body = event("dup-1", { create = true })
-            local pids, statuses, sent = {}, {}, 0
+            local pids, statuses, replies, sent = {}, {}, {}, 0
             for _ = 1, 20 do            -- batches of concurrent connections until both workers answered
                 local socks = {}
                 for i = 1, 8 do socks[i] = send(nginx, body) end
                 for i = 1, 8 do
                     local res = receive(socks[i])
                     statuses[res.status] = (statuses[res.status] or 0) + 1
+                    replies[res.body] = (replies[res.body] or 0) + 1
                     pids[assert(res.headers["x-worker-pid"], "no X-Worker-Pid")] = true
                 end
                 sent = sent + 8
@@ -173,6 +174,8 @@ describe("hamsa.openresty.webhook", function()
             for _ in pairs(pids) do n = n + 1 end
             assert.equal(2, n, "one worker answered them all")
             assert.same({ [200] = sent }, statuses)
+            -- one worker took it as new, every other answer (either worker's) as a duplicate
+            assert.same({ ['{"ok":true}\n'] = 1, ['{"ok":true,"duplicate":true}\n'] = sent - 1 }, replies)
             until_true("the agent on_event creates", function() return spec_value(nginx, "agent:dup-1") ~= "nil" end)
             socket.sleep(0.3)           -- time for a second on_event, were there one
             assert.equal("1", spec_value(nginx, "count:dup-1"))
@@ -190,7 +193,9 @@ describe("hamsa.openresty.webhook", function()
             assert.equal(401, post(nginx, event("auth-1"), { auth = false }).status)
             assert.equal(400, post(nginx, "not json").status)
             local big = event("big-1", { pad = ("x"):rep(MAX + 1000) })
-            assert.equal(413, post(nginx, big).status)                      -- Content-Length over max
+            local res = post(nginx, big)                                    -- Content-Length over max
+            assert.equal(413, res.status)
+            assert.equal("invalid", cjson.decode(res.body).error.kind)
             assert.equal(413, post(nginx, big, { chunked = true }).status)  -- no length: the file's size
             local before = select(2, slurp(nginx.prefix .. "/error.log"):gsub("buffered to a temporary file", ""))
             local large = event("large-1", { pad = ("y"):rep(40 * 1024) })

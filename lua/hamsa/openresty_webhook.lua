@@ -17,19 +17,21 @@
 -- The handler answers at once (200, 400, 401 or 413, a JSON body) and only
 -- then runs `on_event(event)`, for an event not seen before, in a timer
 -- (`ngx.timer.at(0, ...)`), where it may yield (ngx.sleep, cosockets,
--- hamsa.openresty calls). An error raised there is logged.
+-- hamsa.openresty calls), after the listeners of `wh:watch`. An error raised
+-- in on_event is logged. The body is bounded before it is read whole: by
+-- Content-Length, else (chunked) by the size of the file nginx buffered it to.
 --
 -- Deduplication: with `shared_dict`, a delivery is new when `dict:add` of
--- its key succeeds, which is atomic across the workers. Without it each
--- worker remembers what it saw by itself, so the same delivery reaching
--- two workers runs `on_event` in both.
+-- its key succeeds, which is atomic across the workers (a full dict takes
+-- the event as new, with a warning in the log). Without it each worker
+-- remembers what it saw by itself (hamsa.webhook's memory store), so the
+-- same delivery reaching two workers runs `on_event` in both.
 -- @module hamsa.openresty_webhook
 -- @license MIT
 
 -- luacheck: globals ngx
 
-local type, tostring, error, pcall, pairs, format, concat =
-    type, tostring, error, pcall, pairs, string.format, table.concat
+local type, tostring, error, format = type, tostring, error, string.format
 local open = io.open
 
 local M = {}
@@ -45,33 +47,12 @@ local function dict_store(name)
     end
     return {
         seen = function(_, key, ttl)
+            if ttl <= 0 then return false end     -- exptime 0 would be "never expires"
             local ok, err = dict:add(key, true, ttl)
             if ok then return false end
             if err == "exists" then return true end
             -- the dict is full (or another failure): take the event as new
             ngx.log(ngx.WARN, "hamsa.openresty.webhook: lua_shared_dict ", name, ": ", err)
-            return false
-        end,
-    }
-end
-
--- A store in this worker alone.
-local function local_store()
-    local expires, n = {}, 0
-    return {
-        seen = function(_, key, ttl)
-            local now = ngx.now()
-            local t = expires[key]
-            if t and t > now then return true end
-            if n >= 10000 then          -- sweep the expired ones now and then
-                local kept = 0
-                for k, e in pairs(expires) do
-                    if e <= now then expires[k] = nil else kept = kept + 1 end
-                end
-                n = kept
-            end
-            if not t then n = n + 1 end
-            expires[key] = now + ttl
             return false
         end,
     }
@@ -84,7 +65,8 @@ local function webhook_of(opts)
         tostring(opts.dedupe_seconds), tostring(opts.max_body_bytes), tostring(opts.shared_dict))
     local wh = hooks[key]
     if wh then return wh end
-    local store = opts.shared_dict and dict_store(opts.shared_dict) or local_store()
+    -- without shared_dict: hamsa.webhook's own in-process store, one per worker
+    local store = opts.shared_dict and dict_store(opts.shared_dict) or nil
     wh = require("hamsa.webhook").new {
         auth_key = opts.auth_key, auth_secret = opts.auth_secret,
         dedupe_seconds = opts.dedupe_seconds, max_body_bytes = opts.max_body_bytes,
@@ -102,18 +84,6 @@ local function answer(status, reply)
     ngx.say(reply)
     ngx.eof()
 end
-
--- The request's headers, names in lower case; a repeated one joined with ", "
--- (so two Authorization headers never pass).
-local function headers()
-    local out = {}
-    for k, v in pairs(ngx.req.get_headers()) do
-        out[k] = type(v) == "table" and concat(v, ", ") or v
-    end
-    return out
-end
-
-local TOO_LARGE = '{"error":"body too large"}'
 
 -- The body, or nil when it is larger than max (never read whole then).
 local function read_body(max)
@@ -137,9 +107,10 @@ local function read_body(max)
     return body
 end
 
-local function run(premature, on_event, event)
+-- The listeners and on_event (hamsa.webhook's dispatch, under pcall).
+local function run(premature, wh, on_event, event)
     if premature then return end
-    local ok, err = pcall(on_event, event)
+    local ok, err = wh:dispatch(event, on_event)
     if not ok then ngx.log(ngx.ERR, "hamsa.openresty.webhook: on_event raised: ", tostring(err)) end
 end
 
@@ -154,15 +125,17 @@ function M.webhook(opts, on_event)
     local wh = webhook_of(opts)
     local max = opts.max_body_bytes or M.MAX_BODY_BYTES
     local body = read_body(max)
-    if not body then return answer(413, TOO_LARGE) end
-    local new_event
-    local status, reply = wh:respond(headers(), body, function(event) new_event = event end)
+    if not body then   -- the reply of hamsa.webhook for a body over max_body_bytes
+        return answer(413, format('{"error":{"kind":"invalid","message":"webhook body over %d bytes"}}', max))
+    end
+    -- header names in any case, a repeated one as a list: as hamsa.webhook takes them
+    local status, reply, event = wh:answer(ngx.req.get_headers(), body)
     answer(status, reply)
-    if new_event then
-        local ok, err = ngx.timer.at(0, run, on_event, new_event)
-        if not ok then      -- no timer (too many pending): run it here, the answer is out already
+    if event then       -- new: not a duplicate, not an error
+        local ok, err = ngx.timer.at(0, run, wh, on_event, event)
+        if not ok then  -- no timer (too many pending): run it here, the answer is out already
             ngx.log(ngx.WARN, "hamsa.openresty.webhook: ngx.timer.at failed (", err, "), on_event runs in the request")
-            run(false, on_event, new_event)
+            run(false, wh, on_event, event)
         end
     end
 end
