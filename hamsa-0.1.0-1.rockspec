@@ -61,6 +61,7 @@ build = {
         ["hamsa.mock.text"] = "lua/hamsa/mock/text.lua",
         ["hamsa.mock.wire"] = "lua/hamsa/mock/wire.lua",
         ["hamsa.openresty"] = "lua/hamsa/openresty.lua",
+        ["hamsa.openresty_webhook"] = "lua/hamsa/openresty_webhook.lua",
         ["hamsa.pager"] = "lua/hamsa/pager.lua",
         ["hamsa.prepare"] = "lua/hamsa/prepare.lua",
         ["hamsa.request"] = "lua/hamsa/request.lua",
