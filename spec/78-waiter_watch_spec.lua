@@ -1,8 +1,8 @@
 -- client:watch(receiver): a call.ended that a watched webhook receiver
 -- accepts ends conversations:wait on that call without another poll. The
 -- mock's calls last 60 s here, so only the event can end a wait in time;
--- the deliveries go through the real receiver (hamsa.webhook's parse), and
--- the polls are counted on the server side.
+-- the deliveries go through the real receiver (hamsa.webhook's respond, as
+-- a host would call it), and the polls are counted on the server side.
 local hamsa = require "hamsa"
 local helpers = require "spec.helpers"
 
@@ -55,8 +55,7 @@ describe("client:watch", function()
         client:wait(0.5)                                  -- the first poll (IN_PROGRESS or PENDING), then a long gap
         assert.is_nil(got)
         assert.equal(1, polls(id))
-        local event = assert(wh:parse({ authorization = AUTH }, ended(id, "COMPLETED")))
-        assert.is_false(event.duplicate)
+        assert.equal(200, (wh:respond({ authorization = AUTH }, ended(id, "COMPLETED"))))
         assert.equal(0, client:wait(2))
         assert.is_nil(gerr)
         assert.equal("COMPLETED", got.status)
@@ -69,7 +68,7 @@ describe("client:watch", function()
 
     it("ends a task's wait, and a wait that starts after the event at once", function()
         local a, b = place(), place("+971501234001")
-        assert(wh:parse({ authorization = AUTH }, ended(b, "NO_ANSWER")))
+        assert.equal(200, (wh:respond({ authorization = AUTH }, ended(b, "NO_ANSWER"))))
         local results = {}
         client:spawn(function()
             results.a = assert(client.conversations:wait(a, { interval = 30 }))
@@ -81,7 +80,7 @@ describe("client:watch", function()
         assert.equal("NO_ANSWER", results.b.status)       -- ended before it started: no poll at all
         assert.equal(0, polls(b))
         assert.is_nil(results.a)
-        assert(wh:parse({ authorization = AUTH }, ended(a, "FORWARDED")))
+        assert.equal(200, (wh:respond({ authorization = AUTH }, ended(a, "FORWARDED"))))
         assert.equal(0, client:run(2))
         assert.equal("FORWARDED", results.a.status)
         assert.equal(1, polls(a))
@@ -97,9 +96,9 @@ describe("client:watch", function()
             ended(id, "RINGING"),                                  -- not a final status
             ended("another-call", "COMPLETED"),
         }) do
-            assert(wh:parse({ authorization = AUTH }, body))
+            assert.equal(200, (wh:respond({ authorization = AUTH }, body)))
         end
-        assert.is_nil(wh:parse({ authorization = "Token wrong-secret-of-the-hoo" }, ended(id, "COMPLETED")))
+        assert.equal(401, (wh:respond({ authorization = "Token wrong-secret-of-the-hoo" }, ended(id, "COMPLETED"))))
         client:wait(3)
         assert.is_nil(got[1])
         assert.equal("WAIT_DEADLINE", got[2].code)       -- nothing above ended it
