@@ -188,6 +188,17 @@ describe("mock webhooks", function()
         assert.equal("POST /hook?from=call HTTP/1.1", got[1].line)
     end)
 
+    it("uses a stored agent's webhookUrl and webhookAuth", function()
+        local agent = data("POST", V1, { agentName = "Stored", greetingMessage = "Hi.", webhookUrl = receiver_url,
+                                         webhookAuth = { authKey = "Token", authSecret = "stored" } })
+        local id = data("POST", V1 .. "/phone-number/call", { toNumber = "+15005554002",
+            phoneNumber = "+97145551234", voiceAgentId = agent.id }).jobId
+        local got = wait_for(has_ended(id))
+        assert.same({ "call.started", "call.ended" }, events(got, id))
+        assert.equal("Token stored", got[1].headers.authorization)
+        assert.equal(agent.id, got[1].body.agentId)
+    end)
+
     it("sends nothing for a call without a webhookUrl", function()
         local id = data("POST", V1 .. "/call", { toNumber = "+15005550006",
             agentDetails = { agentName = "Quiet", greetingMessage = "Hi." } }).id
@@ -233,7 +244,17 @@ describe("mock webhooks", function()
         local id = place("+15005554001")   -- another call's webhooks still go out meanwhile
         local got = wait_for(has_ended(id), 3)
         assert.same({ "call.started", "call.ended" }, events(got, id))
+        -- the silent one's call.started gives up after 5 s, logged as a timeout
+        local stop, first = socket.gettime() + 7, nil
+        repeat
+            socket.sleep(0.1)
+            for _, e in ipairs(server:webhooks()) do
+                if e.url:find(":" .. port .. "/", 1, true) then first = first or e end
+            end
+        until first or socket.gettime() > stop
         silent:close()
+        assert.same("call.started", first and first.eventType)
+        assert.equal("timeout", first.status)
     end)
 
     it("follows the mock's clock: frozen, nothing past call.started until it moves", function()
