@@ -59,6 +59,7 @@ build = {
         ["hamsa.mock.server"] = "lua/hamsa/mock/server.lua",
         ["hamsa.mock.store"] = "lua/hamsa/mock/store.lua",
         ["hamsa.mock.text"] = "lua/hamsa/mock/text.lua",
+        ["hamsa.mock.webhooks"] = "lua/hamsa/mock/webhooks.lua",
         ["hamsa.mock.wire"] = "lua/hamsa/mock/wire.lua",
         ["hamsa.openresty"] = "lua/hamsa/openresty.lua",
         ["hamsa.openresty_webhook"] = "lua/hamsa/openresty_webhook.lua",

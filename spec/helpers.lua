@@ -205,6 +205,19 @@ function Server:seed(counts)
     return cjson.decode(control(self, "POST", "/__mock/seed", counts))
 end
 
+--- The webhook deliveries the mock made, oldest first: a list of
+-- `{ url, eventType, callId, status (the receiver's HTTP status or an
+-- error), attempt }` (hamsa.mock.webhooks).
+function Server:webhooks()
+    return cjson.decode(control(self, "GET", "/__mock/webhooks"))
+end
+
+--- Sends each webhook delivery `n` times from now on (1 to 10; reset
+-- makes it 1 again); `{ repeat = n }`. Without `n`, reads it.
+function Server:webhook_repeat(n)
+    return cjson.decode(control(self, "POST", "/__mock/webhooks", n and { ["repeat"] = n } or {}))
+end
+
 --- Forgets every record, requests and faults, and puts the clock back on
 -- real time.
 function Server:reset()
@@ -226,7 +239,7 @@ end
 --   only when given
 -- @return a server: `url`, `api_key`, `pid`, `:stop()`, `:requests()`,
 --   `:clear()`, `:fault(spec)`, `:clear_faults()`, `:reset()`, `:stats()`,
---   `:clock([change])`, `:seed(counts)`
+--   `:clock([change])`, `:seed(counts)`, `:webhooks()`, `:webhook_repeat([n])`
 function helpers.start_mock(opts)
     opts = opts or {}
     local api_key = opts.api_key or "test-key"
