@@ -131,7 +131,8 @@ function Webhook.__tostring() return "hamsa.webhook" end
 -- that neither tostring nor a walk of the receiver finds it.
 local EXPECTED = setmetatable({}, { __mode = "k" })
 
-local function misuse(msg) error("hamsa.webhook.new: " .. msg, 3) end
+local depth = 0   -- frames between new and the caller to blame (serve adds its own)
+local function misuse(msg) error("hamsa.webhook.new: " .. msg, 3 + depth) end
 
 --- Makes a receiver. `opts`: auth_key, auth_secret (non-empty strings),
 -- dedupe_seconds (600), max_body_bytes (1 MiB), store, now (the default
@@ -312,7 +313,17 @@ M.null = null
 --- Serves webhooks on LuaSocket (see hamsa.webhook.serve); LuaSocket is
 -- required only when this is called.
 function M.serve(opts)
-    return require("hamsa.webhook.serve").serve(opts, M)
+    local srv = require("hamsa.webhook.serve").serve(opts, M)
+    return srv   -- not a tail call: its errors blame the caller's line
+end
+
+-- new, for serve: misuse blamed `extra` frames further out.
+function M._new_from(opts, extra)
+    depth = extra
+    local okn, res = pcall(M.new, opts)
+    depth = 0
+    if not okn then error(res, 0) end
+    return res
 end
 
 return M

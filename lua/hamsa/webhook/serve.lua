@@ -197,7 +197,7 @@ end
 -- or when the address cannot be bound.
 function M.serve(opts, webhook)
     if type(opts) ~= "table" then error("hamsa.webhook.serve: expected an options table", 3) end
-    local wh = webhook.new(opts)
+    local wh = webhook._new_from(opts, 4)
     local path = opts.path or "/"
     if type(path) ~= "string" or path:sub(1, 1) ~= "/" then
         error("hamsa.webhook.serve: path must start with /", 3)
