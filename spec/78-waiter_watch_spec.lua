@@ -5,6 +5,7 @@
 -- a host would call it), and the polls are counted on the server side.
 local hamsa = require "hamsa"
 local helpers = require "spec.helpers"
+local socket = require "socket"
 
 local AUTH = "Token s3cret-of-the-hook"
 
@@ -84,6 +85,36 @@ describe("client:watch", function()
         assert.equal(0, client:run(2))
         assert.equal("FORWARDED", results.a.status)
         assert.equal(1, polls(a))
+    end)
+
+    it("ends a wait from the mock's own delivery to a hamsa.webhook.serve in the same loop", function()
+        local srv = hamsa.webhook.serve { auth_key = "Token", auth_secret = "s3cret-of-the-hook" }
+        -- validate = false: the library refuses a plain-http webhookUrl, which this loopback receiver is
+        local c = hamsa.new { api_key = server.api_key, base_url = server.url, validate = false }
+        finally(function() c:close() srv:close() end)
+        c:watch(srv)
+        local agent = assert(c.agents:create { agentName = "Hooked" })
+        local call = assert(c.calls:twilio {
+            toNumber = "+14155550123", twilioPhoneNumber = "+14155550100", voiceAgentId = agent.id, params = {},
+            webhookUrl = srv:url(), webhookAuth = { authKey = "Token", authSecret = "s3cret-of-the-hook" },
+        })
+        local got
+        c.conversations:wait(call.id, { interval = 30, on_done = function(d, e) got = { d, e } end })
+        local stop = socket.gettime() + 10
+        local advanced = false
+        while not got and socket.gettime() < stop do
+            c:poll(0.005)
+            srv:step(0.005)
+            if not advanced and polls(call.id) == 1 then
+                server:clock { advance = 61 }             -- the call's 60 s pass: the mock sends call.ended
+                advanced = true
+            end
+        end
+        assert.is_table(got, "the wait did not end")
+        assert.is_nil(got[2])
+        assert.equal("COMPLETED", got[1].status)
+        assert.equal("call.ended", got[1].event.eventType)
+        assert.equal(1, polls(call.id))                   -- the event ended it, not a poll
     end)
 
     it("ignores other events, unknown statuses, duplicates and other calls", function()

@@ -20,8 +20,11 @@
 -- (one turn of at most `timeout` seconds, for hosts with their own loop),
 -- `run()` (until `close()`), `close()`, `stats()` (`received`,
 -- `duplicates`, `refused`, `timeouts`, `connections`).
--- Bodies over wire's own cap (16 MiB) are refused while reading; between
--- max_body_bytes and it, after reading (413 either way).
+-- A body over max_body_bytes (default 1 MiB) gets 413. Up to 64 KiB over,
+-- it is read first, so that the sender sees the answer; a longer one is
+-- refused unread (the reader's bound), so no connection holds more than
+-- max_body_bytes + 64 KiB.
+-- `watch(fn)`: as a hamsa.webhook object's (client:watch(srv) uses it).
 -- @module hamsa.webhook.serve
 -- @license MIT
 
@@ -127,6 +130,10 @@ end
 
 function Server:url() return self.base_url .. self.path end
 
+--- Registers `fn(event)` for every new event this server accepts (see
+-- hamsa.webhook's watch); returns the function that unregisters it.
+function Server:watch(fn) return self.wh:watch(fn) end
+
 function Server:step(timeout)
     if self.closed then return nil, "closed" end
     local now = clock()
@@ -213,6 +220,7 @@ function M.serve(opts, webhook)
         header_timeout = number(opts, "header_timeout", 10),
         idle_timeout = number(opts, "idle_timeout", 30),
         body_timeout = number(opts, "body_timeout", 10),
+        max_body = (opts.max_body_bytes or 1024 * 1024) + 64 * 1024,
         conns = {}, nconns = 0, received = 0, duplicates = 0, refused = 0, timeouts = 0, closed = false,
     }, Server)
     local addr, port = listener:getsockname()
