@@ -24,7 +24,7 @@ openresty-core: $(OPENRESTY_CORE)
 
 test-openresty: deps-spec deps-openresty
 	@$(MAKE) --no-print-directory all openresty-core
-	$(RUN_ENV) $(BUSTED) spec/80-openresty_spec.lua
+	$(RUN_ENV) $(BUSTED) spec/80-openresty_spec.lua spec/81-openresty_webhook_spec.lua
 
 demo-openresty: deps-demo deps-openresty
 	@$(MAKE) --no-print-directory all openresty-core

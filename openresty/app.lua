@@ -81,4 +81,20 @@ function M.agents()
     return reply(200, { count = #names, names = hamsa_ngx.array(names) })
 end
 
+--- POST /webhook: one of Hamsa's webhooks. The answer goes out at once;
+-- each new event is logged afterwards (where real work would go: it may
+-- call the API through hamsa_ngx.new()). The webhookAuth is env
+-- HAMSA_WEBHOOK_AUTH, "<authKey> <authSecret>".
+function M.webhook()
+    local auth = os.getenv("HAMSA_WEBHOOK_AUTH") or ""
+    local key, secret = auth:match("^(%S+) (.+)$")
+    if not key then
+        ngx.log(ngx.ERR, "HAMSA_WEBHOOK_AUTH is not \"<authKey> <authSecret>\"")
+        return ngx.exit(500)
+    end
+    hamsa_ngx.webhook({ auth_key = key, auth_secret = secret, shared_dict = "hamsa_webhooks" }, function(event)
+        ngx.log(ngx.NOTICE, "hamsa webhook: ", event.eventType, " of call ", event.callId)
+    end)
+end
+
 return M

@@ -6,7 +6,8 @@
 # PREFIX (default: a new directory under build/openresty/) gets the filled-in
 # nginx.conf, error.log, the pid file and temp files; CPATH (default
 # build/jit) holds hamsa/core.so built for LuaJIT. The handlers read
-# HAMSA_API_KEY and HAMSA_BASE_URL from the environment.
+# HAMSA_API_KEY and HAMSA_BASE_URL from the environment. With NGINX_WORKERS=N
+# nginx runs a master and N worker processes (one process otherwise).
 set -eu
 port=${1:?usage: openresty/nginx.sh PORT [PREFIX] [CPATH]}
 root=$(pwd)
@@ -20,4 +21,9 @@ mkdir -p "$prefix"
 sed -e "s|@ROOT@|$root|g" -e "s|@PREFIX@|$prefix|g" -e "s|@PORT@|$port|g" -e "s|@CPATH@|$cpath|g" \
     openresty/nginx.conf > "$prefix/nginx.conf"
 nginx=${NGINX:-$(command -v nginx || echo /usr/sbin/nginx)}
-exec "$nginx" -p "$prefix" -c "$prefix/nginx.conf" -e "$prefix/error.log" -g 'daemon off; master_process off;'
+if [ -n "${NGINX_WORKERS:-}" ]; then
+    globals="daemon off; master_process on; worker_processes $NGINX_WORKERS;"
+else
+    globals="daemon off; master_process off;"
+fi
+exec "$nginx" -p "$prefix" -c "$prefix/nginx.conf" -e "$prefix/error.log" -g "$globals"

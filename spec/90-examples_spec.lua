@@ -1,6 +1,7 @@
 -- The examples are run as a user would, against the mock: each must exit 0
 -- and print what its comments promise.
 local helpers = require "spec.helpers"
+local socket = require "socket"
 
 describe("examples", function()
     local server
@@ -43,6 +44,47 @@ describe("examples", function()
             end
         end)
     end
+
+    it("webhook_receiver.lua receives the events of a call the mock plays out", function()
+        local port = helpers.free_port()
+        local out = os.tmpname()
+        -- the receiver in its own process; it exits after the first call.ended
+        local cmd = ("(cd %s && EXIT_AFTER_CALL_ENDED=1 HAMSA_WEBHOOK_SECRET=hook-secret LUA_PATH=%s LUA_CPATH=%s "
+            .. "timeout 30 %s examples/webhook_receiver.lua %d > %s 2>&1; echo \"exit=$?\" >> %s) &")
+            :format(helpers.quote(helpers.root), helpers.quote(package.path), helpers.quote(package.cpath),
+                    helpers.lua, port, out, out)
+        os.execute(cmd)
+        local function output()
+            local f = io.open(out)
+            local text = f and f:read("*a") or ""
+            if f then f:close() end
+            return text
+        end
+        local deadline = os.time() + 10
+        while not output():find("listening", 1, true) and os.time() < deadline do socket.sleep(0.05) end
+        -- validate = false: the library refuses a plain-http webhookUrl (Hamsa calls https only),
+        -- and this receiver listens on plain http on loopback, where the mock delivers
+        local client = require("hamsa").new({ api_key = "example-key", base_url = server.url, validate = false })
+        local agent = assert(client.agents:create { agentName = "Hooked", greetingMessage = "Hi {{name}}" })
+        local call = assert(client.calls:twilio {
+            toNumber = "+14155550123", twilioPhoneNumber = "+14155550100", voiceAgentId = agent.id,
+            params = { name = "Sam" },
+            webhookUrl = "http://127.0.0.1:" .. port .. "/",
+            webhookAuth = { authKey = "Token", authSecret = "hook-secret" },
+        })
+        client:close()
+        deadline = os.time() + 15
+        while not output():find("exit=", 1, true) and os.time() < deadline do socket.sleep(0.1) end
+        local text = output()
+        os.remove(out)
+        assert.matches("listening http://127%.0%.0%.1:" .. port, text)
+        local order = {}
+        for kind in text:gmatch("\n([%l%.]+) +" .. call.id:gsub("%-", "%%-")) do order[#order + 1] = kind end
+        assert.same({ "call.started", "call.answered", "transcription.update", "transcription.update",
+                      "transcription.update", "transcription.update", "tool.executed", "call.ended" }, order)
+        assert.matches("call.ended +%S+  COMPLETED  recording=https?://%S+  turns=4  name=Sam", text)
+        assert.matches("exit=0", text, 1, true)
+    end)
 
     it("the quickstart fails cleanly with a wrong key", function()
         local cmd = ("cd %s && HAMSA_BASE_URL=%s HAMSA_API_KEY=wrong LUA_PATH=%s LUA_CPATH=%s %s examples/quickstart.lua 2>&1; echo \"exit=$?\"")

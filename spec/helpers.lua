@@ -205,6 +205,19 @@ function Server:seed(counts)
     return cjson.decode(control(self, "POST", "/__mock/seed", counts))
 end
 
+--- The webhook deliveries the mock made, oldest first: a list of
+-- `{ url, eventType, callId, status (the receiver's HTTP status or an
+-- error), attempt }` (hamsa.mock.webhooks).
+function Server:webhooks()
+    return cjson.decode(control(self, "GET", "/__mock/webhooks"))
+end
+
+--- Sends each webhook delivery `n` times from now on (1 to 10; reset
+-- makes it 1 again); `{ repeat = n }`. Without `n`, reads it.
+function Server:webhook_repeat(n)
+    return cjson.decode(control(self, "POST", "/__mock/webhooks", n and { ["repeat"] = n } or {}))
+end
+
 --- Forgets every record, requests and faults, and puts the clock back on
 -- real time.
 function Server:reset()
@@ -226,7 +239,7 @@ end
 --   only when given
 -- @return a server: `url`, `api_key`, `pid`, `:stop()`, `:requests()`,
 --   `:clear()`, `:fault(spec)`, `:clear_faults()`, `:reset()`, `:stats()`,
---   `:clock([change])`, `:seed(counts)`
+--   `:clock([change])`, `:seed(counts)`, `:webhooks()`, `:webhook_repeat([n])`
 function helpers.start_mock(opts)
     opts = opts or {}
     local api_key = opts.api_key or "test-key"
@@ -341,6 +354,65 @@ function helpers.mock_suite(hooks, opts, bind)
         after(function() if ctx.client then ctx.client:close() end end)
     end
     return ctx
+end
+
+--- Starts openresty/nginx.sh (Debian's nginx + libnginx-mod-http-lua) on a
+-- free port, in its own process, with a private prefix under build/openresty/.
+-- Raises when nginx or the LuaJIT core (build/jit/hamsa/core.so) is missing.
+-- @tparam table env environment variables for nginx (HAMSA_API_KEY ...)
+-- @tparam[opt] table opts `server` (text of build/openresty/.../server-spec.conf:
+--   locations), `http` (of http-spec.conf: http-level directives such as
+--   lua_shared_dict), `workers` (NGINX_WORKERS: a master and that many workers)
+-- @return `{ url, port, pid, prefix, stop }`
+function helpers.start_nginx(env, opts)
+    opts = opts or {}
+    local p = io.popen("command -v nginx || ls /usr/sbin/nginx 2>&1")
+    local found = p:read("*a")
+    p:close()
+    assert(found:find("nginx", 1, true), "nginx is not installed (make deps installs nginx and libnginx-mod-http-lua)")
+    assert(io.open(ROOT .. "/build/jit/hamsa/core.so"),
+        "no LuaJIT core: make build/jit/hamsa/core.so (make test builds it)")
+    local port = helpers.free_port()
+    local prefix = ROOT .. "/build/openresty/spec-" .. port
+    os.execute("mkdir -p " .. quote(prefix))
+    for name, text in pairs({ server = opts.server, http = opts.http }) do
+        local f = assert(io.open(prefix .. "/" .. name .. "-spec.conf", "w"))
+        f:write(text)
+        f:close()
+    end
+    local vars = {}
+    for k, v in pairs(env) do vars[#vars + 1] = k .. "=" .. quote(v) end
+    if opts.workers then vars[#vars + 1] = "NGINX_WORKERS=" .. quote(opts.workers) end
+    local cmd = ("echo $$; cd %s && exec env %s sh openresty/nginx.sh %d %s build/jit 2>&1")
+        :format(quote(ROOT), concat(vars, " "), port, quote(prefix))
+    local proc = assert(io.popen(cmd, "r"))
+    local pid = tonumber(proc:read("*l"))
+    local nginx = { url = "http://127.0.0.1:" .. port, port = port, pid = pid, prefix = prefix }
+    local output = ""
+    function nginx.stop()
+        if nginx.stopped then return end
+        nginx.stopped = true
+        os.execute("kill " .. pid .. " 2>/dev/null")     -- the master (or the one process)
+        output = proc:read("*a") or ""
+        proc:close()
+        os.execute("rm -rf " .. quote(prefix))
+    end
+    local deadline = socket.gettime() + 15
+    while socket.gettime() < deadline do
+        local c = socket.connect("127.0.0.1", port)
+        if c then
+            c:close()
+            return nginx
+        end
+        local alive = os.execute("kill -0 " .. pid .. " 2>/dev/null")
+        if alive ~= true and alive ~= 0 then break end       -- 5.1 gives 0, later true
+        socket.sleep(0.05)
+    end
+    local f = io.open(prefix .. "/error.log")
+    local log = f and f:read("*a") or ""
+    if f then f:close() end
+    nginx.stop()
+    error("nginx did not start: " .. output .. log, 2)
 end
 
 return helpers

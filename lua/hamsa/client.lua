@@ -20,6 +20,7 @@ local config = require "hamsa.config"
 local request = require "hamsa.request"
 local loop = require "hamsa.loop"
 local tasks = require "hamsa.tasks"
+local waiter = require "hamsa.waiter"
 
 local type, pairs, error, setmetatable, getmetatable = type, pairs, error, setmetatable, getmetatable
 local min = math.min
@@ -65,6 +66,9 @@ function M.new(opts, level)
         _pending = 0,            -- async calls whose on_done has not run yet
         _tasks = {},             -- coroutine -> Task, for client:spawn
         _calling = {},           -- Lua 5.1: coroutine -> depth of deliver callbacks in it
+        _watching = {},          -- conversation id -> its waiters, for watched webhooks (hamsa.waiter)
+        _ended = {},             -- conversation id -> the call.ended a watched receiver got
+        _nended = 0,             -- its size (hamsa.waiter.MAX_ENDED at most)
         _ntasks = 0,
         _closed = false,
     }, Client)
@@ -216,6 +220,23 @@ function Client:wait(timeout)
         self._multi:wait(next_wait(self, cap))
     end
     return self._pending
+end
+
+--- Lets the webhook events a receiver accepts reach this client's waits:
+-- a `call.ended` with a final status ends `conversations:wait` on that call
+-- without another poll (the gap in progress is cut short), and a wait that
+-- starts after its call's event ends at once. Waits with `on_done` and in
+-- tasks see it as soon as the receiver runs (`srv:step()` in the same
+-- loop); a blocking wait sees it at its next gap's end.
+-- @param receiver a `hamsa.webhook` object, or a server of `hamsa.webhook.serve`
+-- @treturn Client self
+function Client:watch(receiver)
+    if getmetatable(self) ~= Client then error("use client:watch(...)", 2) end
+    if type(receiver) ~= "table" or type(receiver.watch) ~= "function" then
+        error("client:watch: receiver must be a hamsa.webhook object or server", 2)
+    end
+    receiver:watch(function(event) waiter.notify(self, event) end)
+    return self
 end
 
 --- The sockets to watch, for hosts that run their own event loop (luv,

@@ -60,4 +60,9 @@ M.is_error = errors.is
 -- a copy: changing it changes no wait). See hamsa.waiter.
 M.TERMINAL = require("hamsa.waiter").TERMINAL
 
+--- Receiving Hamsa's webhooks: `hamsa.webhook.new(opts)` (parse, respond,
+-- watch) and `hamsa.webhook.serve(opts)` (LuaSocket, loaded only when
+-- called). See hamsa.webhook.
+M.webhook = require("hamsa.webhook")
+
 return M

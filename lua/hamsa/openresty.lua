@@ -237,6 +237,16 @@ function M.new(opts)
     return self
 end
 
+--- Receives one of Hamsa's webhooks in a `content_by_lua` handler: answers
+-- at once, then runs `on_event(event)` for a new event in a timer. See
+-- `hamsa.openresty_webhook` (loaded on first use).
+-- @tparam table opts `auth_key`, `auth_secret`, `dedupe_seconds`,
+--   `max_body_bytes`, `shared_dict`
+-- @tparam function on_event
+function M.webhook(opts, on_event)
+    return require("hamsa.openresty_webhook").webhook(opts, on_event)
+end
+
 -- for the specs: the number of clients this VM keeps (worker-thread side)
 function M._clients()
     local n = 0

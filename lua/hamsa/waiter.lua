@@ -67,8 +67,8 @@ local loop = require "hamsa.loop"
 local retry = require "hamsa.retry"
 local tasks = require "hamsa.tasks"
 
-local type, error, pairs, ipairs, pcall, tostring, getmetatable, setmetatable =
-    type, error, pairs, ipairs, pcall, tostring, getmetatable, setmetatable
+local type, error, pairs, ipairs, pcall, tostring, getmetatable, setmetatable, next =
+    type, error, pairs, ipairs, pcall, tostring, getmetatable, setmetatable, next
 local min, max, random, huge = math.min, math.max, math.random, math.huge
 local format = string.format
 local corunning = coroutine.running
@@ -147,12 +147,90 @@ local function poll(w)
     return w.resource:get(w.id, o)
 end
 
--- One gap: a timer a task awaits, else a pause of the loop.
+-- One gap: a timer a task awaits (`w.timer` meanwhile, which a watched
+-- call.ended cuts short), else a pause of the loop.
 local function sleep(w, seconds)
     local client = w.client
     local task = tasks.current(client)
-    if task then return tasks.await(client, task, loop.timer(seconds)) end
-    return loop.pause(client, seconds)
+    if not task then return loop.pause(client, seconds) end
+    local timer = loop.timer(seconds)
+    w.timer = timer
+    tasks.await(client, task, timer)
+    w.timer = nil
+end
+
+---------------------------------------------------------------------------
+-- watched webhook events (client:watch): a call.ended ends a conversation's
+-- wait without another poll
+
+local WEAK_KEYS = { __mode = "k" }
+
+-- The last call.ended events a client saw, by conversation id (a wait that
+-- starts after its call's event ends at once); at most MAX_ENDED kept.
+M.MAX_ENDED = 1000
+
+-- The record a call.ended makes of the last one seen: its final status,
+-- recording and transcript from the event (`record.event` holds the event).
+local function ended_record(w, event)
+    local record = {}
+    for k, v in pairs(type(w.last) == "table" and w.last or { id = w.id }) do record[k] = v end
+    local conversation = event.conversation or {}
+    record.status = event.data.status
+    if conversation.conversationRecording ~= nil then record.mediaUrl = conversation.conversationRecording end
+    local job = {}
+    for k, v in pairs(type(record.jobResponse) == "table" and record.jobResponse or {}) do job[k] = v end
+    job.transcription = conversation.transcription or job.transcription
+    job.outcomeResult = conversation.outcomeResult or job.outcomeResult
+    record.jobResponse, record.event = job, event
+    return record
+end
+
+-- Whether `event` tells a final status this waiter can end on.
+local function ends(w, event)
+    local data = type(event) == "table" and event.data
+    return type(data) == "table" and w.final[data.status] == true
+end
+
+--- A webhook event reached a client that watches its receiver: a
+-- call.ended with a final status ends the waits on that conversation (the
+-- gap in progress is cut short; a poll in flight finishes first).
+function M.notify(client, event)
+    if type(event) ~= "table" or event.eventType ~= "call.ended" then return end
+    local id = event.conversation and event.conversation.conversationId or event.callId
+    if type(id) ~= "string" then return end
+    local ended = client._ended
+    if ended[id] == nil then
+        if client._nended >= M.MAX_ENDED then          -- start over: a bound, not an LRU
+            ended, client._nended = {}, 0
+            client._ended = ended
+        end
+        client._nended = client._nended + 1
+    end
+    ended[id] = event
+    for w in pairs(client._watching[id] or {}) do
+        if ends(w, event) and not w.ended then
+            w.ended = event
+            if w.timer and not w.timer.done then loop.cancel(client, w.timer) end
+        end
+    end
+end
+
+-- Registers a conversation's waiter for watched events; returns the
+-- event that already ended it, if one came before the wait started.
+local function watch(w)
+    if w.noun ~= "conversation" then return nil end
+    local client = w.client
+    local waiters = client._watching[w.id] or setmetatable({}, WEAK_KEYS)
+    client._watching[w.id], waiters[w] = waiters, true
+    local early = client._ended[w.id]
+    if early and ends(w, early) then w.ended = early end
+end
+
+local function unwatch(w)
+    local waiters = w.client._watching[w.id]
+    if not waiters then return end
+    waiters[w] = nil
+    if next(waiters) == nil then w.client._watching[w.id] = nil end
 end
 
 -- on_done mode: on_status runs as a callback does (errors reported, not
@@ -193,10 +271,19 @@ local function again(w, err)
     return err.retryable or (err.kind == "not_found" and now() - w.started < M.NOT_VISIBLE)
 end
 
+-- The end a watched call.ended gives: the record, and as its response
+-- `{ event = event }` (no poll was made for it).
+local function ended_by_event(w)
+    local record = ended_record(w, w.ended)
+    seen(w, record)
+    return record, { event = w.ended }
+end
+
 --- The wait: data, response | nil, err[, response]. Runs in the caller's
 -- frame, a task, or the internal task of an on_done waiter.
-local function wait_loop(w)
+local function wait_steps(w)
     while true do
+        if w.ended then return ended_by_event(w) end
         local data, b, c = poll(w)
         if stopped(w) then return nil, cancelled(w) end
         local gap
@@ -216,6 +303,16 @@ local function wait_loop(w)
         sleep(w, min(gap, left))
         if stopped(w) then return nil, cancelled(w) end
     end
+end
+
+-- (No pcall around the steps: a task's wait yields in them, which Lua 5.1
+-- cannot do through a pcall. An error raised by on_status leaves the
+-- waiter in a weak-keyed set, where the collector drops it.)
+local function wait_loop(w)
+    watch(w)
+    local a, b, c = wait_steps(w)
+    unwatch(w)
+    return a, b, c
 end
 
 ---------------------------------------------------------------------------

@@ -26,6 +26,7 @@ local h = require("hamsa.mock.handler")
 local response = require("hamsa.mock.response")
 local store = require("hamsa.mock.store")
 local text = require("hamsa.mock.text")
+local webhooks = require("hamsa.mock.webhooks")
 
 local gmatch, lower, match = string.gmatch, string.lower, string.match
 local floor = math.floor
@@ -77,12 +78,14 @@ function Api:timestamp()
     return iso
 end
 
---- Forgets every record, and puts the clock back on real time.
+--- Forgets every record, puts the clock back on real time, and the
+-- webhooks back to their defaults (hamsa.mock.webhooks).
 function Api:reset()
     self.agents, self.v2agents = store.new(), store.new()
     self.phone_numbers, self.campaigns, self.kb = store.new(), store.new(), store.new()
     self.conversations = conversations.store()
     self.clock:reset()
+    self.webhooks:reset()
     self.last_ms = 0
 end
 
@@ -163,6 +166,7 @@ function M.new(api_key, opts)
     local self = setmetatable({
         api_key = api_key, project_id = h.uuid4(), api_key_id = h.uuid4(), clock = clock.new(),
         call_seconds = opts.call_seconds or DEFAULT_CALL_SECONDS, base_url = opts.base_url or "http://127.0.0.1",
+        webhooks = webhooks.new(),
     }, Api)
     self:reset()
     return self

@@ -50,7 +50,9 @@ local function place(api, req, required, from)
     call.params = h.is_object(body.params) and body.params or nil
     call.to = body.toNumber
     call.from = h.nonempty(body[from]) and body[from] or HAMSA_NUMBER
-    return conversations.place(api, call), body
+    local conv = conversations.place(api, call)
+    api.webhooks:track(conv, body, call.details)
+    return conv, body
 end
 
 -- The job record `call` and `twilio/call` answer with.

@@ -10,7 +10,7 @@ local response = require("hamsa.mock.response")
 local seed = require("hamsa.mock.seed")
 local text = require("hamsa.mock.text")
 
-local pairs, type = pairs, type
+local pairs, tostring, type = pairs, tostring, type
 local ok, fail = response.ok, response.fail
 
 local M = {}
@@ -90,6 +90,21 @@ local function add_seed(server, req)
     return response.json(200, added)
 end
 
+local function set_webhooks(server, req)
+    local value, res = object_body(req)
+    if not value then return res end
+    for name in pairs(value) do
+        if name ~= "repeat" then
+            return fail(400, "unknown webhooks field '" .. tostring(name) .. "'", "BAD_REQUEST")
+        end
+    end
+    if value["repeat"] ~= nil then
+        local done, err = server.api.webhooks:set_repeat(value["repeat"])
+        if not done then return fail(400, err, "BAD_REQUEST") end
+    end
+    return response.json(200, { ["repeat"] = server.api.webhooks.copies })
+end
+
 local ROUTES = {
     ["GET /__mock/requests"] = function(server)
         return response.json(200, json.array(server.log))
@@ -118,6 +133,14 @@ local ROUTES = {
     end,
     ["POST /__mock/clock"] = set_clock,
     ["POST /__mock/seed"] = add_seed,
+    ["POST /__mock/webhooks"] = set_webhooks,
+    ["GET /__mock/webhooks"] = function(server)
+        return response.json(200, server.api.webhooks:deliveries())
+    end,
+    ["DELETE /__mock/webhooks"] = function(server)
+        server.api.webhooks.log = {}
+        return ok("ok")
+    end,
     ["POST /__mock/reset"] = function(server)   -- records, clock, log and faults
         server.api:reset()
         server.log = {}

@@ -33,7 +33,9 @@
 -- `GET /__mock/clock` (`{ now, speed, frozen }`), `POST /__mock/clock`
 -- (any of `speed`, `advance`, `freeze`, `reset`: hamsa.mock.clock; answers
 -- as GET), `POST /__mock/seed` (`{ agents = N, ... }`: hamsa.mock.seed),
--- `POST /__mock/reset` (records, clock, log and faults),
+-- `POST /__mock/webhooks` (`{ repeat = N }`), `GET /__mock/webhooks` (the
+-- webhook deliveries made: hamsa.mock.webhooks), `DELETE /__mock/webhooks`,
+-- `POST /__mock/reset` (records, clock, log, faults and webhooks),
 -- `POST /__mock/shutdown` (answers, then `run` returns).
 --
 -- The log holds `path`, `query`, `body` and header values as they came
@@ -81,7 +83,8 @@
 -- auth, state), one per kind of record with its handlers (.agents, .calls,
 -- .conversations, .phone_numbers, .campaigns, .knowledge_base), .playout
 -- (a call over time), .clock, .store, .handler (what handlers share),
--- .seed, .faults, .control (/__mock/* and the log), .text.
+-- .seed, .faults, .control (/__mock/* and the log), .text, .webhooks
+-- (the webhooks calls send, from the scheduler).
 --
 -- @module hamsa.mock
 -- @license MIT

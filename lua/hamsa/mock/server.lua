@@ -212,11 +212,15 @@ end
 
 function Server:step(timeout)
     if self.closed then return nil, "closed" end
+    local hooks = self.api.webhooks
+    hooks:poll(self.api)   -- webhooks due by the mock's clock (hamsa.mock.webhooks)
     local now = clock()
     local readers, writers, deadline = watch_list(self, now, now + (timeout or 0))
+    deadline = hooks:watch(readers, writers, deadline)
     local wait = deadline - now
     local readable, writable = select(readers, writers, wait > 0 and wait or 0)
     readable, writable = readable or {}, writable or {}
+    hooks:run(readable, writable)
     for _, conn in ipairs(ready_list(self, readable, writable, clock())) do
         if self.closed then break end
         resume(self, conn)

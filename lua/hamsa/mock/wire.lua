@@ -137,7 +137,7 @@ end
 
 -- Errors come back as nil, message, status: the status to answer (then
 -- close), or nil to close without an answer (the socket failed).
-local function read_chunked(conn)
+local function read_chunked(conn, cap)
     local parts, total = {}, 0
     while true do
         local line, err = read_line(conn, MAX_CHUNK_LINE)
@@ -153,7 +153,7 @@ local function read_chunked(conn)
             return concat(parts)
         end
         total = total + size
-        if total > MAX_BODY then return nil, "body too large", 413 end
+        if total > cap then return nil, "body too large", 413 end
         local data
         data, err = read_exact(conn, size)
         if not data then return nil, err end
@@ -194,7 +194,7 @@ local function read_head(conn)
     return method, target, version, headers
 end
 
-local function read_body(conn, headers, body_timeout)
+local function read_body(conn, headers, body_timeout, cap)
     local te, cl = headers["transfer-encoding"], headers["content-length"]
     local expect = lower(headers.expect or "") == "100-continue"
     if te then
@@ -203,10 +203,10 @@ local function read_body(conn, headers, body_timeout)
         end
         enter(conn, "body", clock() + body_timeout)
         if expect then M.send(conn, CONTINUE) end
-        return read_chunked(conn)
+        return read_chunked(conn, cap)
     elseif cl then
         if not match(cl, "^%d+$") then return nil, "bad content-length", 400 end
-        if #cl > 9 or tonumber(cl) > MAX_BODY then return nil, "body too large", 413 end
+        if #cl > 9 or tonumber(cl) > cap then return nil, "body too large", 413 end
         local n = tonumber(cl)
         if n > 0 then
             enter(conn, "body", clock() + body_timeout)
@@ -230,7 +230,8 @@ end
 -- Deadlines (`limits`: header_timeout, idle_timeout, body_timeout): a new
 -- connection has header_timeout for its whole first head; a kept-alive one
 -- may idle idle_timeout before the next request begins, then has
--- header_timeout for that head; a body has body_timeout.
+-- header_timeout for that head; a body has body_timeout. `limits.max_body`
+-- (default 16 MiB) bounds a body: a longer one is refused with 413 unread.
 function M.read_request(conn, limits)
     local start = clock()
     local fresh = conn.served == 0
@@ -247,7 +248,7 @@ function M.read_request(conn, limits)
     local method, target, version, headers = read_head(conn)
     local body, err, status
     if method then
-        body, err, status = read_body(conn, headers, limits.body_timeout)
+        body, err, status = read_body(conn, headers, limits.body_timeout, limits.max_body or MAX_BODY)
     else
         err, status = target, version
     end
