@@ -9,16 +9,7 @@ local helpers = require "spec.helpers"
 local socket = require "socket"
 local cjson = require "cjson"
 
-local ROOT = helpers.root
-local quote = helpers.quote
 local CALL = "/v1/voice-agents/phone-number/call"
-
-local function sh(cmd)
-    local p = io.popen(cmd .. " 2>&1")
-    local out = p:read("*a")
-    p:close()
-    return out
-end
 
 local function slurp(path)
     local f = io.open(path, "rb")
@@ -44,50 +35,6 @@ location = /null {
     }
 }
 ]]
-
---- Starts openresty/nginx.sh in its own process; returns { url, pid, prefix, stop }.
-local function start_nginx(env)
-    assert(sh("command -v nginx || ls /usr/sbin/nginx"):find("nginx", 1, true),
-        "nginx is not installed (make deps installs nginx and libnginx-mod-http-lua)")
-    assert(io.open(ROOT .. "/build/jit/hamsa/core.so"),
-        "no LuaJIT core: make build/jit/hamsa/core.so (make test builds it)")
-    local port = helpers.free_port()
-    local prefix = ROOT .. "/build/openresty/spec-" .. port
-    os.execute("mkdir -p " .. quote(prefix))
-    local f = assert(io.open(prefix .. "/server-spec.conf", "w"))
-    f:write(SPEC_LOCATIONS)
-    f:close()
-    local vars = {}
-    for k, v in pairs(env) do vars[#vars + 1] = k .. "=" .. quote(v) end
-    local cmd = ("echo $$; cd %s && exec env %s sh openresty/nginx.sh %d %s build/jit 2>&1")
-        :format(quote(ROOT), table.concat(vars, " "), port, quote(prefix))
-    local proc = assert(io.popen(cmd, "r"))
-    local pid = tonumber(proc:read("*l"))
-    local nginx = { url = "http://127.0.0.1:" .. port, port = port, pid = pid, prefix = prefix }
-    local output = ""
-    function nginx.stop()
-        if nginx.stopped then return end
-        nginx.stopped = true
-        os.execute("kill " .. pid .. " 2>/dev/null")
-        output = proc:read("*a") or ""
-        proc:close()
-        os.execute("rm -rf " .. quote(prefix))
-    end
-    local deadline = socket.gettime() + 15
-    while socket.gettime() < deadline do
-        local c = socket.connect("127.0.0.1", port)
-        if c then
-            c:close()
-            return nginx
-        end
-        local alive = os.execute("kill -0 " .. pid .. " 2>/dev/null")
-        if alive ~= true and alive ~= 0 then break end       -- 5.1 gives 0, later true
-        socket.sleep(0.05)
-    end
-    local log = slurp(prefix .. "/error.log")
-    nginx.stop()
-    error("nginx did not start: " .. output .. log, 2)
-end
 
 --- Sends one HTTP/1.0 request (the answer ends when nginx closes) on a new
 -- connection and returns the socket at once.
@@ -229,7 +176,8 @@ describe("hamsa.openresty", function()
             function(s) server = s end)
 
         setup(function()
-            nginx = start_nginx({ HAMSA_API_KEY = "nginx-key", HAMSA_BASE_URL = server.url })
+            nginx = helpers.start_nginx({ HAMSA_API_KEY = "nginx-key", HAMSA_BASE_URL = server.url },
+                { server = SPEC_LOCATIONS })
         end)
 
         it("creates an agent and places a call from a content_by_lua handler", function()
