@@ -23,6 +23,9 @@ sed -e "s|@ROOT@|$root|g" -e "s|@PREFIX@|$prefix|g" -e "s|@PORT@|$port|g" -e "s|
 nginx=${NGINX:-$(command -v nginx || echo /usr/sbin/nginx)}
 if [ -n "${NGINX_WORKERS:-}" ]; then
     globals="daemon off; master_process on; worker_processes $NGINX_WORKERS;"
+    # a master started as root runs its workers as nobody, who may not read
+    # a checkout under a private directory (mktemp -d is 0700): keep root
+    [ "$(id -u)" = 0 ] && globals="$globals user root;"
 else
     globals="daemon off; master_process off;"
 fi
