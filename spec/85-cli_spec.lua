@@ -137,7 +137,7 @@ describe("hamsa CLI", function()
         it("a bad value of a flag with choices exits 2", function()
             local _, err, code = hamsa("-o yaml agents list")
             assert.equal(2, code)
-            assert.matches("yaml", err, 1, true)
+            assert.matches("must be one of 'json', 'table'", err, 1, true)
         end)
 
         it("completion bash prints a bash completion script naming the commands", function()
@@ -218,9 +218,10 @@ describe("hamsa CLI", function()
         end)
 
         it("comes from HAMSA_BASE_URL", function()
-            local out, _, code = hamsa("--dry-run agents get abc", { base = "http://example.invalid:9" })
-            assert.equal(0, code)
-            assert.equal("http://example.invalid:9" .. V1 .. "/abc", decode(out).url)
+            local base = "http://127.0.0.1:" .. helpers.free_port()
+            local out, err, code = hamsa("--dry-run agents get abc", { base = base })
+            assert.equal(0, code, err)
+            assert.equal(base .. V1 .. "/abc", decode(out).url)
         end)
 
         it("a closed port exits 7 (network)", function()
@@ -372,8 +373,9 @@ describe("hamsa CLI", function()
 
         it("conversations list --status --agent --since --until go out as the query", function()
             local before = os.time()
+            local till = (before + 3600) * 1000
             local _, err, code = hamsa("conversations list --status FAILED --status NO_ANSWER --agent ag-1 "
-                .. "--since 2h --until 1733000000000")
+                .. "--since 2h --until " .. till)
             local after = os.time()
             assert.equal(0, code, err)
             local req = server:requests()[1]
@@ -381,7 +383,7 @@ describe("hamsa CLI", function()
             local q = req.query
             assert.matches("status=FAILED&status=NO_ANSWER", q, 1, true)
             assert.matches("voiceAgentId=ag-1", q, 1, true)
-            assert.matches("endTime=1733000000000", q, 1, true)
+            assert.matches("endTime=" .. till, q, 1, true)
             local start = tonumber(q:match("startTime=(%d+)&") or q:match("startTime=(%d+)$"))
             assert.is_number(start, q)
             assert.truthy(start >= (before - 7200) * 1000 and start <= (after - 7200) * 1000, q)
@@ -494,7 +496,7 @@ describe("hamsa CLI", function()
         it("with -o table prints the request as text", function()
             local out, err, code = hamsa("-o table --dry-run agents create --set agentName=Dry")
             assert.equal(0, code, err)
-            assert.matches("^POST " .. server.url:gsub("%p", "%%%0") .. V1 .. "\n", out)
+            assert.equal("POST " .. server.url .. V1 .. "\n", out:match("^[^\n]*\n"))
             assert.matches("Token [REDACTED]", out, 1, true)
             assert.matches('"agentName": "Dry"', out, 1, true)
             assert.matches("nothing was sent", err, 1, true)
@@ -760,7 +762,9 @@ describe("hamsa CLI", function()
             local out, err, code = hamsa("conversations wait " .. id .. " --deadline 0.5 --interval 0.2")
             assert.equal(7, code, err)
             assert.equal("", out)
-            assert.matches("deadline", err, 1, true)
+            -- the deadline: the timeout names how long it waited
+            assert.matches("hamsa: timeout: ", err, 1, true)
+            assert.matches("within 0.5 s", err, 1, true)
             assert.truthy(socket.gettime() - t0 < 10)
         end)
 
@@ -771,7 +775,7 @@ describe("hamsa CLI", function()
             local out, err, code = hamsa("conversations wait " .. id .. " --deadline 20 --interval 0.2")
             assert.equal(0, code, err)
             assert.equal("NO_ANSWER", decode(out).status)
-            assert.matches("hamsa: call " .. id:gsub("%-", "%%-"), err)
+            assert.matches("hamsa: conversation " .. id:gsub("%-", "%%-") .. ": NO_ANSWER after", err)
         end)
     end)
 
@@ -779,11 +783,18 @@ describe("hamsa CLI", function()
     describe("listen", function()
         it("prints one JSON line per event of a call, and the URL on stderr", function()
             local port = helpers.free_port()
-            local out, err = os.tmpname(), os.tmpname()
-            os.execute(("(cd %s && timeout 30 %s listen --port %d --auth-key Token --max-events 8 > %s 2> %s; "
-                .. "echo \"exit=$?\" >> %s) &"):format(quote(helpers.root),
-                command(server, "", { env = "HAMSA_WEBHOOK_SECRET=s3" }):gsub(" $", ""), port,
-                quote(out), quote(err), quote(err)))
+            local out, err, pidfile = os.tmpname(), os.tmpname(), os.tmpname()
+            -- in the background, its stdio in files (busted's own stdout is not held)
+            os.execute(("(cd %s && { timeout 20 %s listen --port %d --auth-key Token --max-events 8 > %s 2> %s & "
+                .. "echo $! > %s; wait $!; echo \"exit=$?\" >> %s; }) </dev/null >/dev/null 2>&1 &")
+                :format(quote(helpers.root), (command(server, "", { env = "HAMSA_WEBHOOK_SECRET=s3" }):gsub(" $", "")),
+                    port, quote(out), quote(err), quote(pidfile), quote(err)))
+            finally(function()
+                local pid = tonumber(slurp(pidfile))
+                if pid then os.execute("kill " .. pid .. " 2>/dev/null") end
+                os.remove(out)
+                os.remove(err)
+            end)
             local deadline = socket.gettime() + 10
             while not slurp(err, true):find("listening", 1, true) and socket.gettime() < deadline do
                 socket.sleep(0.05)
@@ -791,14 +802,15 @@ describe("hamsa CLI", function()
             local a = new_agent()
             local webhook = ("http://127.0.0.1:%d/"):format(port)
             local _, cerr, code = hamsa(("--no-validate call --twilio --to +971501234567 --from +12025550123 "
-                .. "--agent %s --param name=Sam --set-str webhookUrl=%s --set webhookAuth.authKey=Token "
+                .. "--agent %s --param name=Sam --set webhookUrl=%s --set webhookAuth.authKey=Token "
                 .. "--set webhookAuth.authSecret=s3"):format(a, webhook))
             assert.equal(0, code, cerr)
             deadline = socket.gettime() + 15
             while not slurp(err, true):find("exit=", 1, true) and socket.gettime() < deadline do
                 socket.sleep(0.1)
             end
-            local stdout, stderr = slurp(out), slurp(err)
+            local stdout, stderr = slurp(out, true), slurp(err, true)
+            assert.falsy((stdout .. stderr):find(KEY, 1, true))
             assert.matches("listening http://127%.0%.0%.1:" .. port, stderr)
             assert.matches("exit=0", stderr, 1, true)
             local kinds = {}

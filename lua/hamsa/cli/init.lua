@@ -50,6 +50,19 @@ Examples:
   hamsa --dry-run agents update ID --set-str greetingMessage=Hello
   hamsa completion bash > /etc/bash_completion.d/hamsa]]
 
+--- An argparse converter for `flag`: a number within [lo, hi] (an integer when
+-- `whole`), else nil and a message argparse reports (exit 2).
+function M.number(flag, lo, hi, whole)
+    return function(text)
+        local n = tonumber(text)
+        if not n or n ~= n or n < lo or n > hi or (whole and n % 1 ~= 0) then
+            return nil, format("%s %s: expected %s from %g to %g", flag, text,
+                whole and "a whole number" or "a number", lo, hi)
+        end
+        return whole and math.tointeger and math.tointeger(n) or n
+    end
+end
+
 --- The whole argparse tree.
 function M.parser()
     local p = argparse("hamsa", "Hamsa's voice-agent API from the shell: agents, calls, conversations, "
@@ -65,9 +78,9 @@ function M.parser()
     p:option("--api-key-file", "read the API key from the first line of FILE (default $HAMSA_API_KEY)")
         :argname("FILE")
     p:option("--api-key"):hidden(true):args("?")
-    p:option("--timeout", "seconds per attempt (default 30)"):argname("SECONDS"):convert(tonumber)
+    p:option("--timeout", "seconds per attempt (default 30)"):argname("SECONDS"):convert(M.number("--timeout", 0.001, 1e6))
     p:option("--max-retries", "retries of what cannot place a call twice (default 2)")
-        :argname("N"):convert(tonumber)
+        :argname("N"):convert(M.number("--max-retries", 0, 100, true))
     p:option("--idempotency-key", "the Idempotency-Key of a POST (default: a new UUID)"):argname("KEY")
     p:flag("--no-validate", "send bodies without the client-side checks")
     p:flag("--version", "print the version and exit"):action(function()
@@ -83,10 +96,6 @@ end
 
 -- The client of the global options; a malformed option is a usage error.
 local function client_of(args)
-    if args.api_key then
-        input.usage("--api-key is not accepted: a key on the command line shows in `ps`; "
-            .. "set HAMSA_API_KEY or use --api-key-file")
-    end
     local opts = { validate = not args.no_validate, base_url = args.base_url,
                    api_key = args.api_key_file and input.secret(nil, args.api_key_file, "--api-key-file") }
     if args.timeout then opts.timeout = args.timeout end
@@ -144,6 +153,10 @@ function M.main(argv)
         return M.USAGE
     end
     local done, result, err = pcall(function()
+        if args.api_key then
+            input.usage("--api-key is not accepted: a key on the command line shows in `ps` and in shell "
+                .. "history; set HAMSA_API_KEY or use --api-key-file")
+        end
         local ctx = context(args)
         return args._run(ctx)
     end)
@@ -153,9 +166,14 @@ function M.main(argv)
             return M.USAGE
         elseif type(result) == "table" and result.err then
             err = result.err
+        elseif tostring(result):find("interrupted!$") then
+            io.stderr:write("\n")
+            return 130                          -- Ctrl-C (lua.c's SIGINT hook), as a shell reports it
         else
-            report("hamsa: internal error: " .. tostring(result))
-            return M.OTHER
+            -- the library raises on misuse, which here can only come from a
+            -- value typed on the line (argparse checked the shapes)
+            report("hamsa: " .. (gsub(tostring(result), "^[^:\n]*:%d+: ", "")))
+            return M.USAGE
         end
     end
     if err then

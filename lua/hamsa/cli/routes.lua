@@ -232,10 +232,11 @@ function M.wait(ctx, res, id, noun, args)
 end
 
 local function declare_wait_options(cmd)
+    local number = require("hamsa.cli").number
     cmd:option("--deadline", "give up after this many seconds (default 3600); exit status 7")
-        :argname("SECONDS"):convert(tonumber)
+        :argname("SECONDS"):convert(number("--deadline", 0.001, 1e6))
     cmd:option("--interval", "first gap between polls in seconds (default 2, growing to 15)")
-        :argname("SECONDS"):convert(tonumber)
+        :argname("SECONDS"):convert(number("--interval", 0.01, 3600))
 end
 M.declare_wait_options = declare_wait_options
 
