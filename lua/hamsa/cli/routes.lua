@@ -14,7 +14,7 @@ local input = require "hamsa.cli.input"
 local output = require "hamsa.cli.output"
 local progress = require "hamsa.cli.progress"
 
-local ipairs, pairs, tonumber = ipairs, pairs, tonumber
+local ipairs, pairs = ipairs, pairs
 local format, gsub, match = string.format, string.gsub, string.match
 local unpack = table.unpack or unpack   -- luacheck: ignore 143
 
