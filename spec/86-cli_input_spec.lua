@@ -64,10 +64,9 @@ describe("hamsa.cli.input", function()
         for _ = 1, 300 do
             local t = {}
             for _ = 1, rnd(4) do t[NAMES[rnd(#NAMES)]] = value(3) end
-            local items, raw = {}, {}
+            local items = {}
             for _, leaf in ipairs(leaves(t, "", {})) do
                 items[#items + 1] = leaf[1] .. "=" .. text_of(leaf[2])
-                raw[#raw + 1] = leaf
             end
             local got = input.assignments({}, items, "--set")
             -- text that reads as JSON ("007" does not, "a b" does not) stays text
