@@ -450,6 +450,51 @@ describe("hamsa CLI", function()
             assert.truthy(pages >= 2, "pages: " .. pages)
         end)
 
+        -- every paged list, from the route table: --all streams every item of every page
+        local SEEDS = { agents = "agents", conversations = "conversations", campaigns = "campaigns",
+                        knowledge_base = "knowledge_base", phone_numbers = "phone_numbers" }
+        local PAGE = { per_page = "perPage=7" }
+        local CMD = { phone_numbers = "numbers", knowledge_base = "kb", ["v2.agents"] = "v2 agents" }
+        for _, row in ipairs(routes) do
+            if row.paging then
+                local key = row.resource .. "." .. row.name
+                it("--all on " .. key .. " streams every item of every page (" .. row.paging .. ")", function()
+                    local total
+                    if SEEDS[row.resource] then
+                        local seeded = server:seed({ [SEEDS[row.resource]] = 25 })
+                        total = seeded.totals[SEEDS[row.resource]]
+                    else
+                        for i = 1, 5 do assert(client.v2.agents:create({ name = "V" .. i })) end
+                        total = 5
+                    end
+                    server:clear()
+                    local small = PAGE[row.paging] or (row.resource == "v2.agents" and "take=2" or "take=7")
+                    local out, err, code = hamsa(("%s %s --all -q %s"):format(CMD[row.resource] or row.resource,
+                        row.name, small))
+                    assert.equal(0, code, err)
+                    local ids, n = {}, 0
+                    for line in out:gmatch("[^\n]+") do
+                        local item = decode(line)
+                        assert.is_string(item.id, line)
+                        assert.is_nil(ids[item.id], "id twice: " .. item.id)
+                        ids[item.id] = true
+                        n = n + 1
+                    end
+                    assert.equal(total, n)
+                    assert.truthy(#server:requests() >= 3, "pages: " .. #server:requests())
+                end)
+            end
+        end
+
+        it("-o table --all shows every item and an 'in all' count", function()
+            server:seed({ agents = 12 })
+            local out, err, code = hamsa("-o table agents list --all -q take=5")
+            assert.equal(0, code, err)
+            assert.equal(1 + 12 + 1, count_lines(out), out)
+            assert.matches("^id%s+agentName", out)
+            assert.matches("\n%(12 in all%)\n$", out)
+        end)
+
         it("on a terminal the default is a table", function()
             new_agent("Tty")
             local out, code = run_tty(server, "agents list")
@@ -748,9 +793,12 @@ describe("hamsa CLI", function()
             local out, code = run_tty(server, ("call --to %s --from %s --agent %s --wait --interval 0.2 --deadline 30")
                 :format(TO, FROM, a))
             assert.equal(0, code, out)
-            assert.matches("\r", out, 1, true)
-            assert.matches("waiting for call", out, 1, true)
-            assert.matches("COMPLETED", out, 1, true)
+            -- one line redrawn in place (carriage return, erase line), no plain progress lines
+            assert.matches("\r\27[Kwaiting for call ", out, 1, true)
+            assert.falsy(out:find(": IN_PROGRESS after ", 1, true), out)
+            assert.matches("waiting for call %S+: COMPLETED", out)
+            -- the final record, as a table on the terminal
+            assert.matches("\nstatus +COMPLETED", out)
         end)
 
         it("conversations wait past its deadline exits 7, naming the deadline", function()
