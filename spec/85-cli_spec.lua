@@ -148,6 +148,15 @@ describe("hamsa CLI", function()
             assert.matches("conversations", out, 1, true)
         end)
 
+        -- --api-key is refused before parsing, so no completion script offers it
+        it("completion bash does not offer the refused --api-key", function()
+            local out, _, code = hamsa("completion bash")
+            assert.equal(0, code)
+            assert.matches("--api-key-file", out, 1, true)
+            assert.falsy(out:gsub("%-%-api%-key%-file", ""):find("--api-key", 1, true),
+                "the bash completion offers --api-key")
+        end)
+
         it("--version prints the library's version", function()
             local out, _, code = hamsa("--version")
             assert.equal(0, code)
@@ -162,6 +171,28 @@ describe("hamsa CLI", function()
             assert.equal(2, code)
             assert.equal("", out)
             assert.matches("HAMSA_API_KEY", err, 1, true)
+            assert.equal(0, #server:requests())
+        end)
+
+        it("--api-key is refused in every form and place, for every command, before the parser reads it", function()
+            for _, args in ipairs({ "--api-key=" .. KEY .. " agents list", "agents list --api-key " .. KEY,
+                                    "--api-key " .. KEY, "mock --api-key " .. KEY, "listen --api-key " .. KEY }) do
+                local out, err, code = hamsa(args, { key = false })
+                assert.equal(2, code, args)
+                assert.equal("", out)
+                assert.matches("--api-key is not accepted", err, 1, true)
+                assert.matches("HAMSA_API_KEY", err, 1, true)
+            end
+            -- after "--" it is a value, not an option: here the id of an agent
+            local _, err = hamsa("agents get -- --api-key")
+            assert.matches("not_found", err, 1, true)
+            assert.equal(1, #server:requests())
+        end)
+
+        it("a key with a control character says so (exit 8), rather than \"no key\"", function()
+            local _, err, code = hamsa("agents list", { key = "abc\001def" })
+            assert.equal(8, code)
+            assert.matches("HAMSA_API_KEY contains control characters", err, 1, true)
             assert.equal(0, #server:requests())
         end)
 
@@ -390,6 +421,29 @@ describe("hamsa CLI", function()
             assert.falsy(q:find("startTime=%d+%.", 1), q)
         end)
 
+        it("--since and --until take UTC dates, exactly", function()
+            local _, err, code = hamsa("conversations list --since 2024-02-29T23:59:59 --until 2026-12-01T18:00Z")
+            assert.equal(0, code, err)
+            local q = server:requests()[1].query
+            assert.matches("startTime=1709251199000", q, 1, true)
+            assert.matches("endTime=1796148000000", q, 1, true)
+        end)
+
+        -- a day past the end of its month is refused, not rolled into the next month
+        it("a date that does not exist (2026-02-31) exits 2", function()
+            local _, err, code = hamsa("conversations list --since 2026-02-31")
+            assert.equal(2, code, err)
+            assert.matches("--since", err, 1, true)
+            assert.equal(0, #server:requests())
+        end)
+
+        it("--set of an array item past the end names the gap (exit 2), sends nothing", function()
+            local _, err, code = hamsa("agents update some-id --set 'pokeMessages[2]=hi'")
+            assert.equal(2, code)
+            assert.matches("pokeMessages[2]: item 2 of an array of 0", err, 1, true)
+            assert.equal(0, #server:requests())
+        end)
+
         it("a bad --since exits 2", function()
             local _, err, code = hamsa("conversations list --since yesterday")
             assert.equal(2, code)
@@ -486,6 +540,15 @@ describe("hamsa CLI", function()
             end
         end
 
+        it("--all stops with exit 6 and prints nothing when the first page is rate limited", function()
+            server:seed({ agents = 12 })
+            server:fault({ path = V1, status = 429, headers = { ["Retry-After"] = "3600" } })
+            local out, err, code = hamsa("agents list --all -q take=5")
+            assert.equal(6, code)
+            assert.equal("", out)
+            assert.matches("rate_limited", err, 1, true)
+        end)
+
         it("-o table --all shows every item and an 'in all' count", function()
             server:seed({ agents = 12 })
             local out, err, code = hamsa("-o table agents list --all -q take=5")
@@ -493,6 +556,14 @@ describe("hamsa CLI", function()
             assert.equal(1 + 12 + 1, count_lines(out), out)
             assert.matches("^id%s+agentName", out)
             assert.matches("\n%(12 in all%)\n$", out)
+        end)
+
+        it("-o json on a terminal gives JSON", function()
+            new_agent("TtyJson")
+            local out, code = run_tty(server, "-o json agents list")
+            assert.equal(0, code, out)
+            assert.matches("^%s*{", out)
+            assert.equal("TtyJson", decode(out:match("^%s*(%b{})")).voiceAgents[1].agentName)
         end)
 
         it("on a terminal the default is a table", function()
@@ -778,6 +849,25 @@ describe("hamsa CLI", function()
             assert.matches("hamsa: placed call " .. rec.id:gsub("%-", "%%-"), err)
             assert.matches("hamsa: call " .. rec.id:gsub("%-", "%%-") .. ": IN_PROGRESS after", err)
             assert.falsy(err:find("\r", 1, true), "no redrawn line off a terminal")
+        end)
+
+        it("--wait in a dry run sends nothing and says so", function()
+            local out, err, code = hamsa(("call --to %s --from %s --agent ag-1 --wait --dry-run"):format(TO, FROM))
+            assert.equal(0, code, err)
+            assert.is_true(decode(out).dry_run)
+            assert.matches("nothing to wait for in a dry run", err, 1, true)
+            assert.equal(0, #server:requests())
+        end)
+
+        it("--wait past its --deadline exits 7 after printing the placed call id", function()
+            server:clock({ freeze = true })
+            local a = new_agent()
+            local out, err, code = hamsa(("call --to %s --from %s --agent %s --wait --interval 0.2 --deadline 0.6")
+                :format(TO, FROM, a))
+            assert.equal(7, code, err)
+            assert.equal("", out)
+            assert.matches("hamsa: placed call %S+", err)
+            assert.matches("hamsa: timeout: ", err, 1, true)
         end)
 
         it("--wait on a number ending 4002 ends FAILED, and still exits 0", function()

@@ -77,7 +77,6 @@ function M.parser()
         :argname("URL")
     p:option("--api-key-file", "read the API key from the first line of FILE (default $HAMSA_API_KEY)")
         :argname("FILE")
-    p:option("--api-key"):hidden(true):args("?")
     p:option("--timeout", "seconds per attempt (default 30)"):argname("SECONDS")
         :convert(M.number("--timeout", 0.001, 1e6))
     p:option("--max-retries", "retries of what cannot place a call twice (default 2)")
@@ -103,10 +102,11 @@ local function client_of(args)
     if args.max_retries then opts.max_retries = args.max_retries end
     local ok, client = pcall(hamsa.new, opts)
     if not ok then input.usage((gsub(tostring(client), "^[^:]*:%d+: ", ""))) end
-    if not require("hamsa.client").has_key(client) then
-        error({ err = require("hamsa.errors").new("config",
-            "no API key: set HAMSA_API_KEY or use --api-key-file") }, 0)
+    local problem = client._config_err
+    if not problem and not require("hamsa.client").has_key(client) then
+        problem = "no API key: set HAMSA_API_KEY or use --api-key-file"
     end
+    if problem then error({ err = require("hamsa.errors").new("config", problem) }, 0) end
     return client
 end
 
@@ -147,6 +147,16 @@ end
 
 --- Runs the command line `argv` (a list of strings); returns the exit status.
 function M.main(argv)
+    -- before parsing: `--api-key KEY` would otherwise be read as an unknown
+    -- option followed by a command named KEY (and completion never offers it)
+    for _, a in ipairs(argv) do
+        if a == "--" then break end
+        if a == "--api-key" or a:find("^%-%-api%-key=") then
+            report("hamsa: --api-key is not accepted: a key on the command line shows in `ps` and in shell "
+                .. "history; set HAMSA_API_KEY or use --api-key-file")
+            return M.USAGE
+        end
+    end
     local parser = M.parser()
     local ok, args = parser:pparse(argv)
     if not ok then
@@ -154,10 +164,6 @@ function M.main(argv)
         return M.USAGE
     end
     local done, result, err = pcall(function()
-        if args.api_key then
-            input.usage("--api-key is not accepted: a key on the command line shows in `ps` and in shell "
-                .. "history; set HAMSA_API_KEY or use --api-key-file")
-        end
         local ctx = context(args)
         return args._run(ctx)
     end)

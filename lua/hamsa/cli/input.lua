@@ -79,8 +79,14 @@ function M.assign(t, path, value, flag)
     local s = steps(path)
     if not s then usage(format("%s %s: a path is names joined by dots, with [n] for array items (n from 1)",
         flag, path)) end
-    for i = 1, #s - 1 do
-        local k, nxt = s[i], t[s[i]]
+    for i = 1, #s do
+        local k = s[i]
+        if type(k) == "number" and k > #t + 1 then
+            usage(format("%s %s: item %d of an array of %d: array items count from 1, without gaps",
+                flag, path, k, #t))
+        end
+        if i == #s then break end
+        local nxt = t[k]
         if nxt == nil or nxt == null then
             nxt = type(s[i + 1]) == "number" and array() or object()
             t[k] = nxt
@@ -135,6 +141,12 @@ local function days_from_civil(y, m, d)
     return era * 146097 + doe - 719468
 end
 
+-- Days in month `m` of year `y` (Gregorian).
+local function days_in(y, m)
+    if m == 2 then return (y % 4 == 0 and (y % 100 ~= 0 or y % 400 == 0)) and 29 or 28 end
+    return (m == 4 or m == 6 or m == 9 or m == 11) and 30 or 31
+end
+
 local UNIT = { s = 1, m = 60, h = 3600, d = 86400, w = 604800 }
 
 --- A time as epoch milliseconds: digits (epoch ms as is), a duration ago
@@ -152,7 +164,7 @@ function M.time(text, flag, now)
             if not hh then y = nil else h, mi, s = tonumber(hh), tonumber(mm), tonumber(ss) or 0 end
         end
         y, mo, d = tonumber(y), tonumber(mo), tonumber(d)
-        if y and mo >= 1 and mo <= 12 and d >= 1 and d <= 31 and h < 24 and mi < 60 and s < 60 then
+        if y and mo >= 1 and mo <= 12 and d >= 1 and d <= days_in(y, mo) and h < 24 and mi < 60 and s < 60 then
             return M.integer(((days_from_civil(y, mo, d) * 86400) + h * 3600 + mi * 60 + s) * 1000)
         end
     end
