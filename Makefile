@@ -3,7 +3,7 @@
 #   make demo     install what is missing, build, run the quickstart against the mock API
 #   make test     install what is missing, build, run every spec
 #   make          build build/hamsa/core.so only (installing its headers if missing)
-#   make install  copy the C core and the Lua modules under $(DESTDIR)$(PREFIX)
+#   make install  copy the C core, the Lua modules and bin/hamsa{,-mock} under $(DESTDIR)$(PREFIX)
 #   make check-memory  the whole spec suite under valgrind (no errors, no definite leaks)
 #   make lint     luacheck over every Lua file (mk/lint.mk)
 #   make deps-<concern>  install what DEB_PACKAGES_<concern> lists and is missing (deps: test's)
@@ -41,10 +41,14 @@ lua_dev = $(if $(filter 5.1,$1),liblua5.1-0-dev,liblua$1-dev)
 DEB_PACKAGES_build ?= $(call lua_dev,$(LUA_VERSION)) libcurl4-openssl-dev pkg-config
 # the mock API (bin/hamsa-mock, examples/with-mock.sh): lua5.4 and LuaSocket
 DEB_PACKAGES_mock  ?= lua5.4 lua-socket
+# the command line (bin/hamsa): argument parsing from Debian's lua-argparse
+DEB_PACKAGES_cli   ?= lua$(LUA_VERSION) lua-argparse lua-socket
 # `make demo`: the core, its Lua and the mock
 DEB_PACKAGES_demo  ?= $(DEB_PACKAGES_build) lua$(LUA_VERSION) $(DEB_PACKAGES_mock)
-# the spec suite itself (busted, the helpers' lua-cjson, spec/95's luarocks)
-DEB_PACKAGES_spec  ?= $(DEB_PACKAGES_demo) lua-busted lua-cjson ca-certificates luarocks
+# the spec suite itself (busted, the helpers' lua-cjson, spec/95's luarocks,
+# spec/85's `script` from bsdutils for a terminal)
+DEB_PACKAGES_spec  ?= $(DEB_PACKAGES_demo) $(DEB_PACKAGES_cli) lua-busted lua-cjson ca-certificates luarocks \
+                      bsdutils
 # `make test` (and `make deps`): every concern in TEST_CONCERNS, to which a
 # mk/*.mk adds its own when a spec or a TEST_PRE target needs it.
 TEST_CONCERNS = spec
@@ -98,9 +102,11 @@ install: $(CORE)
 	for f in $$(cd lua && find hamsa -name '*.lua' | sort); do \
 	  install -D -m 644 lua/$$f $(DESTDIR)$(INST_LUADIR)/$$f || exit 1; done
 	install -m 755 bin/hamsa-mock $(DESTDIR)$(INST_BINDIR)/hamsa-mock
+	install -m 755 bin/hamsa $(DESTDIR)$(INST_BINDIR)/hamsa
 
 uninstall:
-	rm -rf $(DESTDIR)$(INST_LIBDIR)/hamsa $(DESTDIR)$(INST_LUADIR)/hamsa $(DESTDIR)$(INST_BINDIR)/hamsa-mock
+	rm -rf $(DESTDIR)$(INST_LIBDIR)/hamsa $(DESTDIR)$(INST_LUADIR)/hamsa $(DESTDIR)$(INST_BINDIR)/hamsa-mock \
+	  $(DESTDIR)$(INST_BINDIR)/hamsa
 
 clean:
 	rm -rf build hamsa csrc/*.o

@@ -21,6 +21,7 @@ client:poll() for game loops and servers.
 }
 dependencies = {
     "lua >= 5.1, < 5.5",
+    "argparse >= 0.7",        -- bin/hamsa (hamsa.cli); Debian: lua-argparse
 }
 -- Only the library: Debian keeps curl/curl.h in a multiarch folder that the
 -- compiler finds by itself, so the header path is not required.
@@ -37,6 +38,14 @@ build = {
             libraries = { "curl" },
         },
         ["hamsa"] = "lua/hamsa/init.lua",
+        ["hamsa.cli"] = "lua/hamsa/cli/init.lua",
+        ["hamsa.cli.call"] = "lua/hamsa/cli/call.lua",
+        ["hamsa.cli.input"] = "lua/hamsa/cli/input.lua",
+        ["hamsa.cli.listen"] = "lua/hamsa/cli/listen.lua",
+        ["hamsa.cli.mock"] = "lua/hamsa/cli/mock.lua",
+        ["hamsa.cli.output"] = "lua/hamsa/cli/output.lua",
+        ["hamsa.cli.progress"] = "lua/hamsa/cli/progress.lua",
+        ["hamsa.cli.routes"] = "lua/hamsa/cli/routes.lua",
         ["hamsa.client"] = "lua/hamsa/client.lua",
         ["hamsa.config"] = "lua/hamsa/config.lua",
         ["hamsa.errors"] = "lua/hamsa/errors.lua",
@@ -53,6 +62,7 @@ build = {
         ["hamsa.mock.handler"] = "lua/hamsa/mock/handler.lua",
         ["hamsa.mock.knowledge_base"] = "lua/hamsa/mock/knowledge_base.lua",
         ["hamsa.mock.phone_numbers"] = "lua/hamsa/mock/phone_numbers.lua",
+        ["hamsa.mock.options"] = "lua/hamsa/mock/options.lua",
         ["hamsa.mock.playout"] = "lua/hamsa/mock/playout.lua",
         ["hamsa.mock.response"] = "lua/hamsa/mock/response.lua",
         ["hamsa.mock.seed"] = "lua/hamsa/mock/seed.lua",
@@ -83,7 +93,7 @@ build = {
         ["hamsa.webhook.serve"] = "lua/hamsa/webhook/serve.lua",
     },
     install = {
-        bin = { ["hamsa-mock"] = "bin/hamsa-mock" },
+        bin = { ["hamsa-mock"] = "bin/hamsa-mock", ["hamsa"] = "bin/hamsa" },
     },
 }
 -- Debian's busted is not a rock: the Makefile runs it.

@@ -2,7 +2,9 @@
  * sys.c: the two operating-system facts the Lua layer needs and plain Lua
  * cannot give: a monotonic clock (deadlines and backoff must not jump with
  * the wall clock) and good random bytes (Idempotency-Key values must not
- * repeat across processes, which math.random does not promise on 5.1).
+ * repeat across processes, which math.random does not promise on 5.1),
+ * and, for the command line, whether a descriptor is a terminal and how
+ * wide it is (tables and live progress on a terminal, JSON otherwise).
  * SPDX-License-Identifier: MIT
  */
 #define _GNU_SOURCE
@@ -10,6 +12,7 @@
 #include <fcntl.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/ioctl.h>
 #if defined(__linux__)
 #include <sys/random.h>
 #endif
@@ -82,8 +85,39 @@ static int sys_uuid4(lua_State *L)
     return 1;
 }
 
+/* core.isatty(fd) -> boolean: whether descriptor fd (0, 1 or 2 for the
+ * standard streams) is a terminal */
+static int sys_isatty(lua_State *L)
+{
+    lua_Integer fd = luaL_checkinteger(L, 1);
+    lua_pushboolean(L, fd >= 0 && fd <= 1024 && isatty((int)fd));
+    return 1;
+}
+
+/* core.columns(fd) -> the terminal's width in characters, or nil when fd
+ * is not a terminal (or reports no width) */
+static int sys_columns(lua_State *L)
+{
+    lua_Integer fd = luaL_checkinteger(L, 1);
+#if defined(TIOCGWINSZ)
+    struct winsize ws;
+    if (fd >= 0 && fd <= 1024 && ioctl((int)fd, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0) {
+        lua_pushinteger(L, (lua_Integer)ws.ws_col);
+        return 1;
+    }
+#else
+    (void)fd;
+#endif
+    lua_pushnil(L);
+    return 1;
+}
+
 int hamsa_sys_open(lua_State *L)
 {
+    lua_pushcfunction(L, sys_isatty);
+    lua_setfield(L, -2, "isatty");
+    lua_pushcfunction(L, sys_columns);
+    lua_setfield(L, -2, "columns");
     lua_pushcfunction(L, sys_now);
     lua_setfield(L, -2, "now");
     lua_pushcfunction(L, sys_uuid4);

@@ -79,6 +79,13 @@ describe("packaging", function()
         local ran = sh(check)
         assert.matches("exit=0", ran, 1, true)
         assert.matches("version " .. require("hamsa")._VERSION, ran, 1, true)
+
+        -- the command is installed too, and runs through the tree's wrapper
+        -- with the tree's paths (`luarocks path`), argparse from the system
+        local cli = sh(("cd /tmp && LUA_PATH=%s LUA_CPATH=%s %s/bin/hamsa --version"):format(
+            helpers.quote(tree .. "/share/lua/5.4/?.lua;" .. tree .. "/share/lua/5.4/?/init.lua;;"),
+            helpers.quote(tree .. "/lib/lua/5.4/?.so;;"), helpers.quote(tree)))
+        assert.matches("hamsa " .. require("hamsa")._VERSION .. "\nexit=0", cli, 1, true)
     end)
 
     -- lua/a/b.lua is module "a.b", lua/a/init.lua module "a": the rockspec

@@ -22,7 +22,7 @@ local loop = require "hamsa.loop"
 local tasks = require "hamsa.tasks"
 local waiter = require "hamsa.waiter"
 
-local type, pairs, error, setmetatable, getmetatable = type, pairs, error, setmetatable, getmetatable
+local type, pairs, ipairs, error, setmetatable, getmetatable = type, pairs, ipairs, error, setmetatable, getmetatable
 local min = math.min
 local format, match = string.format, string.match
 
@@ -104,6 +104,11 @@ function M.send(self, method, path, query, body, opts, validator, prepare)
     if self._config_err then return M.fail(self, errors.new("config", self._config_err), opts) end
     local call, err = request.build(self, method, path, query, body, opts, validator, prepare)
     if not call then return M.fail(self, err, opts) end
+    if opts.dry_run then
+        local on_done = opts.on_done
+        return loop.settle(self, M.preview(self, call), nil, { dry_run = true, attempts = 0, headers = {} },
+            on_done, on_done and handle(self))
+    end
     if not call.on_done then
         local task = tasks.current(self)
         if task then return tasks.await(self, task, call) end
@@ -117,6 +122,17 @@ function M.send(self, method, path, query, body, opts, validator, prepare)
     return req
 end
 local send = M.send
+
+--- What a request would send, for `opts.dry_run`: `{ method, url,
+-- headers, body }`, the header lines in the order they would go out
+-- (the key shown as `[REDACTED]`), `body` the exact JSON text or nil.
+function M.preview(self, call)
+    local spec, lines = call.spec, {}
+    if config.secret(self) ~= nil then lines[1] = "Authorization: Token [REDACTED]" end
+    for _, line in ipairs(spec.headers) do lines[#lines + 1] = line end
+    if spec.header then lines[#lines + 1] = spec.header end
+    return { method = spec.method, url = spec.url, headers = lines, body = spec.body }
+end
 
 --- The escape hatch for routes the library does not wrap yet: same
 -- authentication, encoding, error mapping, retries and results; no validation.

@@ -38,6 +38,7 @@ M.CLIENT_OPTIONS = {
 M.REQUEST_OPTIONS = {
     timeout = "number", connect_timeout = "number", max_retries = "number", headers = "table",
     idempotency_key = "string", query = "table", on_done = "function", stall_timeout = "number",
+    dry_run = "boolean",
 }
 local REQUEST_OPTIONS = M.REQUEST_OPTIONS
 

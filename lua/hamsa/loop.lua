@@ -279,8 +279,18 @@ end
 -- the next poll like any finished request. `make_handle(call)` gives the
 -- request handle.
 function M.fail(self, err, on_done, make_handle)
-    if not on_done then return nil, err end
-    local call = { done = true, err = err, on_done = on_done, attempts = 0 }
+    return M.settle(self, nil, err, nil, on_done, make_handle)
+end
+
+--- Ends a request that never reached the network (refused, or a dry run):
+-- returns `data, err_or_response` at once, or, with `on_done`, a handle
+-- whose callback the next poll runs.
+function M.settle(self, data, err, response, on_done, make_handle)
+    if not on_done then
+        if data == nil then return nil, err end
+        return data, response
+    end
+    local call = { done = true, data = data, err = err, response = response, on_done = on_done, attempts = 0 }
     local req = make_handle(call)
     call.request = req
     self._pending = self._pending + 1

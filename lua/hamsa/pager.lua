@@ -96,6 +96,9 @@ function M.check(row, query, opts, where, level)
     if opts and opts.on_done ~= nil then
         error(where .. ": each takes no on_done (it is an iterator; use it in a client:spawn task)", level)
     end
+    if opts and opts.dry_run ~= nil then
+        error(where .. ": each takes no dry_run (it sends as many requests as there are pages)", level)
+    end
     local built, msg = url.query(query or {})
     if not built then error(where .. ": " .. tostring(msg), level) end
     local ok, why = start(style, query or {})

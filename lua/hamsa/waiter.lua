@@ -104,7 +104,7 @@ M.RESOURCES = {
 -- The options of wait: the request options (no query), and its own.
 local WAIT_OPTIONS = { deadline = "number", interval = "number", on_status = "function" }
 for k, v in pairs(config.REQUEST_OPTIONS) do
-    if k ~= "query" then WAIT_OPTIONS[k] = v end
+    if k ~= "query" and k ~= "dry_run" then WAIT_OPTIONS[k] = v end
 end
 local OWN = { deadline = true, interval = true, on_status = true, on_done = true }
 
