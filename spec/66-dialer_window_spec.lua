@@ -284,6 +284,11 @@ describe("hamsa.dialer.window", function()
                 tostring(assert(window.new{ days = { "fri", "mon", "wed", "mon" }, from = "08:00", to = "09:00" })))
         end)
 
+        it("before a zone's first transition, its first standard-time ttinfo (local mean time) stands", function()
+            assert.are.equal(-75, window.zone_offset(window.zone("Europe/London"), -5000000000))         -- LMT -0:01:15
+            assert.are.equal(-17762, window.zone_offset(window.zone("America/New_York"), -5000000000))   -- LMT -4:56:02
+        end)
+
         it("caches a zone per name", function()
             assert.are.equal(window.zone("Asia/Dubai"), window.zone("Asia/Dubai"))
         end)
