@@ -48,6 +48,7 @@ build = {
         ["hamsa.cli.routes"] = "lua/hamsa/cli/routes.lua",
         ["hamsa.client"] = "lua/hamsa/client.lua",
         ["hamsa.config"] = "lua/hamsa/config.lua",
+        ["hamsa.dialer.window"] = "lua/hamsa/dialer/window.lua",
         ["hamsa.errors"] = "lua/hamsa/errors.lua",
         ["hamsa.loop"] = "lua/hamsa/loop.lua",
         ["hamsa.mock"] = "lua/hamsa/mock/init.lua",
