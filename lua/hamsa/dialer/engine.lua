@@ -108,7 +108,9 @@ function Run:adopt_owned(now)
     end
     local unknown = self.ledger:owned(self.campaign, self.owner, "unknown")
     for _, row in ipairs(unknown or {}) do
-        if not self.reconciling[row.id] then self.reconciling[row.id] = (row.sent_at or now) + self.o.reconcile_after end
+        if not self.reconciling[row.id] then
+            self.reconciling[row.id] = (row.sent_at or now) + self.o.reconcile_after
+        end
     end
 end
 
