@@ -65,6 +65,12 @@ end
 local Run = {}
 Run.__index = Run
 
+-- Counts what happened in this process (d.stats), for reports and specs.
+local function count(self, what)
+    local stats = self.d.stats
+    stats[what] = (stats[what] or 0) + 1
+end
+
 function M.run(d, opts)
     local self = setmetatable({
         d = d, o = d.o, client = d.client, ledger = d.ledger, campaign = d.campaign, owner = d.owner,
@@ -170,6 +176,7 @@ function Run:placed(row, data, err)
         local d = self.d
         d.placed_at[#d.placed_at + 1] = now
         if #d.placed_at > 10000 then remove(d.placed_at, 1) end
+        count(self, "placed")
         local ok = ledger:placed(campaign, row, owner, job, now)
         if ok then
             row.jobId, row.state = job, "placed"
@@ -178,6 +185,7 @@ function Run:placed(row, data, err)
         return
     end
     local what, msg = outcome(err), tostring(err)
+    count(self, what)
     if what == "pause" then
         local wait = tonumber(err.headers and err.headers["retry-after"]) or self.backoff
         self.backoff = min(self.backoff * 2, 60)
@@ -270,12 +278,14 @@ function Run:reconcile(now)
             end
             self.reconciling[id] = nil
             if job then
+                count(self, "adopted")
                 if self.ledger:placed(self.campaign, row, self.owner, job, now) then
                     row.jobId = job
                     self:follow(row)
                 end
             else
                 -- proven absent: dialled again, with the same attempt's key
+                count(self, "redialled")
                 self.ledger:release(self.campaign, row, self.owner, now, now, "reconciled: no call was placed")
             end
             return

@@ -110,6 +110,8 @@ function M.new(client, opts)
         client = client, o = o, campaign = o.campaign, ledger = ledger, host = host,
         owner = format("%s:%d:%s", host, core.getpid(), sub(core.uuid4(), 1, 8)),
         placed_at = {},        -- wall times of this process's placements in the last minute
+        -- what this process did: placed, unknown, adopted, redialled, release, pause, reject, stop
+        stats = {},
     }, Dialer)
     if opts.watch ~= nil then client:watch(opts.watch) end
     return self
