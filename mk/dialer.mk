@@ -6,3 +6,12 @@
 DEB_PACKAGES_dialer   ?= lua-sql-sqlite3 lua-sql-postgres
 DEB_PACKAGES_postgres ?= $(DEB_PACKAGES_dialer) postgresql
 TEST_CONCERNS += dialer
+
+# Every spec tagged #postgres (spec/67 proves spec/pg.lua, the throwaway
+# server they start), with the server and the LuaSQL driver installed first.
+# Only the files that carry the tag: busted runs a file's strict setup even
+# when none of its tests match (the openresty specs' would need LuaJIT).
+.PHONY: test-postgres
+test-postgres: deps-postgres
+	@$(MAKE) --no-print-directory all
+	$(RUN_ENV) $(BUSTED) --tags=postgres $$(grep -l -e '#postgres' spec/*_spec.lua)
