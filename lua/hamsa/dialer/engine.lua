@@ -12,11 +12,13 @@
 local core = require "hamsa.core"
 local errors = require "hamsa.errors"
 local dialer = require "hamsa.dialer"
+local ledger_mod = require "hamsa.dialer.ledger"
+local loop = require "hamsa.loop"
 
 local type, pairs, ipairs, tostring, tonumber, next = type, pairs, ipairs, tostring, tonumber, next
 local format, match = string.format, string.match
 local floor, min, max = math.floor, math.min, math.max
-local sort, remove = table.sort, table.remove
+local remove = table.remove
 local wall = core.wall
 
 local M = {}
@@ -125,34 +127,49 @@ function Run:claim(now)
     if self.stop_err then return end
     local w = self.o.window
     if w and not w:is_open(now) then return end
-    local rows, e = self.ledger:claim(self.campaign, self.owner, self.o.concurrency, now, self.o)
+    -- no more claimed rows waiting here than the rate sends soon
+    local want = floor(self.o.rate * ledger_mod.HORIZON) + 1 - #self.queue
+    if want <= 0 then return end
+    local rows, e = self.ledger:claim(self.campaign, self.owner, want, now, self.o)
     if rows == nil then return self:ledger_err(e) end
-    for _, row in ipairs(rows) do self.queue[#self.queue + 1] = row end
-    if #rows > 0 then sort(self.queue, function(a, b) return a.slot < b.slot end) end
+    for _, row in ipairs(rows) do
+        row.slot = now
+        self.queue[#self.queue + 1] = row
+    end
 end
 
--- Sends the queued rows whose slot has come.
+-- Sends the queued rows (in claim order) as the campaign's rate gives
+-- them slots.
 function Run:send_due(now)
-    local q = self.queue
+    local q, o, ledger, campaign, owner = self.queue, self.o, self.ledger, self.campaign, self.owner
     while q[1] and q[1].slot <= now do
-        local row = remove(q, 1)
+        local row = q[1]
+        local w = o.window
         if self.stop_err then
-            self.ledger:release(self.campaign, row, self.owner, now, now, nil)
+            remove(q, 1)
+            ledger:release(campaign, row, owner, now, now, nil)
+        elseif w and not w:is_open(now) then
+            remove(q, 1)
+            ledger:release(campaign, row, owner, now, w:next_open(now) or now, "outside the calling window")
         else
-            self:send(row, now)
+            local ok, slot = ledger:sending(campaign, row, owner, now, o)
+            if ok == nil then return self:ledger_err(slot) end
+            if ok then
+                remove(q, 1)
+                self:send(row)
+            elseif slot then
+                row.slot = slot               -- the rate's next slot: not yet
+                return
+            else
+                remove(q, 1)                  -- no longer ours: never sent by this process
+            end
         end
     end
 end
 
-function Run:send(row, now)
-    local o, ledger, campaign, owner = self.o, self.ledger, self.campaign, self.owner
-    local w = o.window
-    if w and not w:is_open(now) then
-        return ledger:release(campaign, row, owner, now, w:next_open(now) or now, "outside the calling window")
-    end
-    local ok, e = ledger:sending(campaign, row, owner, now, o.lease)
-    if ok == nil then return self:ledger_err(e) end
-    if not ok then return end                 -- no longer ours: never sent by this process
+-- POSTs a row written `sending`.
+function Run:send(row)
+    local o, campaign = self.o, self.campaign
     self.sending[row.id] = true
     local calls = self.client.calls
     calls[o.route](calls, body_of(o, row), {
@@ -353,8 +370,10 @@ function Run:loop()
                 self.deadline_s), { code = "RUN_DEADLINE" })
         end
         local wait = TICK
-        if self.queue[1] then wait = min(wait, max(0, self.queue[1].slot - now)) end
-        client:poll(wait)
+        if self.queue[1] then wait = min(wait, max(0.001, self.queue[1].slot - now)) end
+        -- callbacks first, then a sleep that still moves every transfer
+        client:poll(0)
+        loop.pause(client, wait)
     end
 end
 

@@ -26,6 +26,9 @@ local M = {}
 M.ACTIVE = { "claimed", "sending", "placed", "unknown" }
 M.OPEN = { "pending", "claimed", "sending", "placed", "unknown" }
 
+--- How far ahead (seconds) a claim hands out rate slots.
+M.HORIZON = 1
+
 local Ledger = {}
 Ledger.__index = Ledger
 
@@ -242,35 +245,33 @@ function Ledger:add(campaign, rows, now)
 end
 
 --- Claims up to `want` pending rows due by `now` for `owner`, as far as
--- `concurrency` (rows active in the whole campaign) and the pause allow;
--- each gets a slot, its earliest sending time, `1/rate` after the previous
--- one. Returns the list of claimed rows (maybe empty).
+-- `concurrency` (rows active in the whole campaign), the pause, and the
+-- rate allow (at most what the rate sends in HORIZON seconds, so that a
+-- process holds no more seats than it can use soon). Returns the list of
+-- claimed rows (maybe empty).
 function Ledger:claim(campaign, owner, want, now, o)
     return self:atomic(campaign, function(db, c)
-        local camp = must(db:query("SELECT next_slot, paused_until FROM hamsa_dialer_campaigns WHERE campaign = "
-            .. c))[1]
+        local camp = must(db:query("SELECT paused_until FROM hamsa_dialer_campaigns WHERE campaign = " .. c))[1]
         if tonumber(camp.paused_until) > now then return {} end
         local active = must(db:query("SELECT count(*) AS n FROM hamsa_dialer_rows WHERE campaign = " .. c
             .. " AND state IN " .. in_list(db, M.ACTIVE)))
         local free = o.concurrency - (tonumber(active[1].n) or 0)
         if want > free then want = free end
+        local by_rate = floor(o.rate * M.HORIZON) + 1
+        if want > by_rate then want = by_rate end
         if want <= 0 then return {} end
         local list = must(db:query("SELECT " .. COLUMNS .. " FROM hamsa_dialer_rows WHERE campaign = " .. c
             .. " AND state = 'pending' AND not_before <= " .. num(now) .. " ORDER BY seq LIMIT " .. num(want)
             .. db.skip_locked))
-        local slot = tonumber(camp.next_slot) or 0
-        if slot < now then slot = now end
         local out = {}
         for i, r in ipairs(list) do
             local row = row_of(r)
-            row.slot, row.state, row.owner = slot, "claimed", owner
-            must(db:exec(format("UPDATE hamsa_dialer_rows SET state = 'claimed', owner = %s, slot = %s, "
-                .. "lease_until = %s, updated_at = %s WHERE campaign = %s AND id = %s AND state = 'pending'",
-                db:lit(owner), num(slot), num(slot + o.lease), num(now), c, db:lit(row.id))))
+            row.state, row.owner = "claimed", owner
+            must(db:exec(format("UPDATE hamsa_dialer_rows SET state = 'claimed', owner = %s, lease_until = %s, "
+                .. "updated_at = %s WHERE campaign = %s AND id = %s AND state = 'pending'",
+                db:lit(owner), num(now + o.lease), num(now), c, db:lit(row.id))))
             out[i] = row
-            slot = slot + 1 / o.rate
         end
-        must(db:exec("UPDATE hamsa_dialer_campaigns SET next_slot = " .. num(slot) .. " WHERE campaign = " .. c))
         return out
     end)
 end
@@ -284,11 +285,23 @@ local function cas(self, campaign, row, owner, from, set)
     return changed == 1
 end
 
---- `claimed` → `sending`, written before the request goes out. False when
--- the row is no longer this owner's claim (then it must not be sent).
-function Ledger:sending(campaign, row, owner, now, lease)
-    return cas(self, campaign, row, owner, { "claimed" }, format("state = 'sending', sent_at = %s, "
-        .. "lease_until = %s, updated_at = %s", num(now), num(now + lease), num(now)))
+--- `claimed` → `sending`, written before the request goes out, when the
+-- campaign's rate has a slot for it now (the slots are handed out here, at
+-- sending, so a process that dies wastes none). Returns true (send it),
+-- false and the time of the next slot (not yet), or false (the row is no
+-- longer this owner's claim: it must not be sent).
+function Ledger:sending(campaign, row, owner, now, o)
+    return self:atomic(campaign, function(db, c)
+        local slot = tonumber(must(db:query("SELECT next_slot FROM hamsa_dialer_campaigns WHERE campaign = "
+            .. c))[1].next_slot) or 0
+        if slot > now then return false, slot end
+        local ok = must(cas(db, campaign, row, owner, { "claimed" }, format("state = 'sending', sent_at = %s, "
+            .. "lease_until = %s, updated_at = %s", num(now), num(now + o.lease), num(now))))
+        if not ok then return false end
+        must(db:exec("UPDATE hamsa_dialer_campaigns SET next_slot = " .. num(now + 1 / o.rate)
+            .. " WHERE campaign = " .. c))
+        return true
+    end)
 end
 
 --- A row back to `pending` (nothing was sent, or nothing was placed), due
