@@ -306,6 +306,49 @@ describe("hamsa.dialer", function()
         rm(db)
     end)
 
+    it("starts no call outside its window; until_idle returns with the rows pending", function()
+        local db = tmpdb()
+        local DAYS = { "SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT" }
+        local today = tonumber(os.date("!%w"))
+        local d = new(db, { window = { days = { DAYS[(today + 3) % 7 + 1] }, from = "00:00", to = "23:59",
+                                       timezone = "UTC" } })
+        d:add(rows(3))
+        local status = assert(d:run({ until_idle = true }))
+        assert.equal(3, status.pending)
+        assert.equal(0, #server:requests())
+        d:close()
+        local open = new(db, { window = { from = "00:00", to = "24:00", timezone = "UTC" } })
+        assert.equal(3, assert(open:run()).COMPLETED)
+        exactly_once(server, 3)
+        open:close()
+        rm(db)
+    end)
+
+    it("follows calls by webhook when `watch` is a serve server: one poll per call, then call.ended", function()
+        local srv = hamsa.webhook.serve { auth_key = "Token", auth_secret = "dialer-hook" }
+        local c = hamsa.new({ api_key = server.api_key, base_url = server.url, validate = false })
+        local db = tmpdb()
+        local d = assert(hamsa.dialer.new(c, { ledger = db, campaign = "hooks", concurrency = 5, rate = 1000,
+            call = { route = "twilio", twilioPhoneNumber = "+14155550100", voiceAgentId = agent,
+                     webhookUrl = srv:url(), webhookAuth = { authKey = "Token", authSecret = "dialer-hook" } },
+            -- polls 30 s apart: only the events can end the follows soon
+            follow = { interval = 30 }, watch = srv }))
+        d:add(rows(5))
+        local status = assert(d:run({ deadline = 25 }))
+        assert.equal(5, status.COMPLETED)
+        local gets = 0
+        for _, r in ipairs(server:requests()) do
+            if r.method == "GET" and r.path:find("/conversation/", 1, true) then gets = gets + 1 end
+        end
+        assert.is_true(gets <= 5, "at most the first poll of each call: " .. gets)
+        assert.is_true(srv:stats().received >= 5)
+        exactly_once(server, 5)
+        d:close()
+        c:close()
+        srv:close()
+        rm(db)
+    end)
+
     it("raises on misuse, naming the option or the row", function()
         local db = tmpdb()
         assert.has_error(function() hamsa.dialer.new(client, { campaign = "x" }) end,

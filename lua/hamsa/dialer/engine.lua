@@ -371,6 +371,9 @@ function Run:loop()
         end
         local wait = TICK
         if self.queue[1] then wait = min(wait, max(0.001, self.queue[1].slot - now)) end
+        -- a webhook server given as `watch` is served from this loop too
+        local w = o.watch
+        if type(w) == "table" and type(w.step) == "function" then w:step(0) end
         -- callbacks first, then a sleep that still moves every transfer
         client:poll(0)
         loop.pause(client, wait)
