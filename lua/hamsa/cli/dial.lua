@@ -91,6 +91,10 @@ function M.rows_of(text, name)
         local id, to = trim(record.id or ""), trim(record.toNumber or "")
         if id == "" then input.usage(format("%s: line %d: the id is empty", name, line)) end
         if to == "" then input.usage(format("%s: line %d: the toNumber is empty", name, line)) end
+        if not to:find("^%+[1-9]%d+$") or #to < 8 or #to > 16 then
+            input.usage(format("%s: line %d: toNumber %s is not an E.164 number (+ and 7 to 15 digits)",
+                name, line, to))
+        end
         if first[id] then
             input.usage(format("%s: line %d: the id %q again (first on line %d)", name, line, id, first[id]))
         end
@@ -185,8 +189,14 @@ function M.progress(name, live)
         end
         io.stderr:flush()
     end
-    local function finish()
-        if drawn then io.stderr:write("\n") io.stderr:flush() end
+    -- the end: the live line stays; otherwise the last counts, once more
+    local function finish(status)
+        if drawn then
+            io.stderr:write("\n")
+        elseif type(status) == "table" then
+            io.stderr:write("hamsa: dial ", name, ": ", M.summary(status), "\n")
+        end
+        io.stderr:flush()
     end
     return update, finish
 end
@@ -211,14 +221,15 @@ function M.run(ctx, args)
     local update, finish = M.progress(args.campaign)
     opts.on_progress = update
 
-    local d = require("hamsa.dialer").new(ctx.client, opts)
+    local d, derr = require("hamsa.dialer").new(ctx.client, opts)
+    if not d then return nil, derr end
     -- whatever happens (an error, Ctrl-C), the rows this process holds go back
     local ok, status, err = pcall(function()
         if args.status then return d:status() end
         d:add(rows)
-        return d:run { on_progress = update }
+        return d:run()
     end)
-    finish()
+    finish(ok and type(status) == "table" and status or d:status())
     if ok and status ~= nil and args.export then
         local done, e
         ok, done, e = pcall(d.export, d, args.export)
