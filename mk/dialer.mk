@@ -13,6 +13,10 @@ TEST_CONCERNS += dialer
 # keep CI's time bounded: they drive child processes on lua5.4 through the
 # same library code the rest of the suite covers on every Lua.
 PROOF_EXCLUDE ?= --exclude-tags=proof
+# The memory runs also leave out the specs tagged #pure: pure-Lua modules
+# (the calling window's time zones, CSV) whose randomized specs never reach
+# the C core that valgrind and ASan watch.
+MEMORY_EXCLUDE ?= --exclude-tags=proof,pure
 
 # Every spec tagged #postgres (spec/67 proves spec/pg.lua, the throwaway
 # server they start), with the server and the LuaSQL driver installed first.

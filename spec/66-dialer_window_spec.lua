@@ -49,7 +49,7 @@ local function slim_tzif(utoff, footer)
     return block("2") .. block("2") .. "\n" .. footer .. "\n"
 end
 
-describe("hamsa.dialer.window", function()
+describe("hamsa.dialer.window #pure", function()
     local ZONES = { "Asia/Dubai", "Asia/Riyadh", "Europe/London", "America/New_York",
                     "Australia/Lord_Howe", "Asia/Kolkata", "UTC" }
     -- independent predicates over the oracle's local weekday and minute of day

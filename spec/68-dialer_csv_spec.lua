@@ -6,7 +6,7 @@ local csv = require "hamsa.dialer.csv"
 
 local SEED = tonumber(os.getenv("HAMSA_SEED") or "") or 20261268
 
-describe("hamsa.dialer.csv", function()
+describe("hamsa.dialer.csv #pure", function()
     describe("round trip", function()
         local PIECES = { "a", "Z", "0", "7", " ", ",", '"', '""', "\n", "\r\n", "\r", "\t", "'", "=", "+", "-",
                          "@", "مرحبا", "ليلى", "+971501234567", "x y" }
