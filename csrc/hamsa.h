@@ -38,7 +38,9 @@ HAMSA_HIDDEN extern void (*hamsa_easy_hook)(void *easy);
 
 /* sys.c: module table at -1; sets core.now (monotonic seconds) and
  * core.uuid4 (random version-4 UUID string), core.isatty(fd) and
- * core.columns(fd) (a terminal and its width, for the command line). */
+ * core.columns(fd) (a terminal and its width, for the command line),
+ * core.wall(), core.getpid() and core.process_alive(pid) (the dialer's
+ * ledger and leases). */
 HAMSA_HIDDEN int hamsa_sys_open(lua_State *L);
 
 #endif

@@ -4,7 +4,9 @@
  * the wall clock) and good random bytes (Idempotency-Key values must not
  * repeat across processes, which math.random does not promise on 5.1),
  * and, for the command line, whether a descriptor is a terminal and how
- * wide it is (tables and live progress on a terminal, JSON otherwise).
+ * wide it is (tables and live progress on a terminal, JSON otherwise);
+ * for the dialer's ledger, this process's id and whether another process
+ * still lives (a dead owner's rows are taken over at once).
  * SPDX-License-Identifier: MIT
  */
 #define _GNU_SOURCE
@@ -13,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/ioctl.h>
+#include <signal.h>
 #if defined(__linux__)
 #include <sys/random.h>
 #endif
@@ -112,8 +115,44 @@ static int sys_columns(lua_State *L)
     return 1;
 }
 
+/* core.wall() -> seconds since the epoch (float) on the real-time clock:
+ * the dialer's ledger shares times between processes and machines */
+static int sys_wall(lua_State *L)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    lua_pushnumber(L, (lua_Number)ts.tv_sec + (lua_Number)ts.tv_nsec / 1e9);
+    return 1;
+}
+
+/* core.getpid() -> this process's id */
+static int sys_getpid(lua_State *L)
+{
+    lua_pushinteger(L, (lua_Integer)getpid());
+    return 1;
+}
+
+/* core.process_alive(pid) -> false only when no process has this id (on
+ * this host); true when one has, or when it cannot be told (EPERM) */
+static int sys_process_alive(lua_State *L)
+{
+    lua_Integer pid = luaL_checkinteger(L, 1);
+    if (pid <= 0 || pid > 0x7fffffff) {
+        lua_pushboolean(L, 0);
+        return 1;
+    }
+    lua_pushboolean(L, kill((pid_t)pid, 0) == 0 || errno != ESRCH);
+    return 1;
+}
+
 int hamsa_sys_open(lua_State *L)
 {
+    lua_pushcfunction(L, sys_wall);
+    lua_setfield(L, -2, "wall");
+    lua_pushcfunction(L, sys_getpid);
+    lua_setfield(L, -2, "getpid");
+    lua_pushcfunction(L, sys_process_alive);
+    lua_setfield(L, -2, "process_alive");
     lua_pushcfunction(L, sys_isatty);
     lua_setfield(L, -2, "isatty");
     lua_pushcfunction(L, sys_columns);

@@ -68,7 +68,7 @@ matrix-run-%: $(CORE) $(call matrix_core,5.4) $(call matrix_core,jit)
 	@echo "=== $(call matrix_name,$*): $(call matrix_lua,$*) /usr/bin/busted, core $(call matrix_core,$*)"
 	@LUA=$(call matrix_lua,$*) HAMSA_MOCK_CPATH='$(CURDIR)/build/5.4/?.so;;' \
 	  LUA_PATH='lua/?.lua;lua/?/init.lua;;' LUA_CPATH='build/$*/?.so;;' \
-	  sh scripts/logged.sh $(MATRIX_DIR)/$* $(call matrix_lua,$*) /usr/bin/busted --cpath='build/$*/?.so' $(BUSTED_ARGS)
+	  sh scripts/logged.sh $(MATRIX_DIR)/$* $(call matrix_lua,$*) /usr/bin/busted --cpath='build/$*/?.so' $(PROOF_EXCLUDE) $(BUSTED_ARGS)
 
 test-lua-%: deps-test
 	@$(MAKE) --no-print-directory deps-matrix MATRIX_LUAS=$*

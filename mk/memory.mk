@@ -51,11 +51,11 @@ $(ASAN_CORE): $(SOURCES) $(HEADERS) mk/memory.mk
 
 check-valgrind: deps-test deps-memory
 	@$(MAKE) --no-print-directory all openresty-core
-	$(RUN_ENV) sh scripts/isolated.sh $(VALGRIND) $(BUSTED) $(BUSTED_ARGS)
+	$(RUN_ENV) sh scripts/isolated.sh $(VALGRIND) $(BUSTED) $(MEMORY_EXCLUDE) $(BUSTED_ARGS)
 
 check-asan: deps-test deps-memory
 	@$(MAKE) --no-print-directory all openresty-core $(ASAN_CORE)
-	sh scripts/check-asan.sh $(MEMORY_DIR) $(ASAN_DIR) '$(ASAN_RUNTIME)' $(BUSTED) --cpath='$(ASAN_DIR)/?.so' $(BUSTED_ARGS)
+	sh scripts/check-asan.sh $(MEMORY_DIR) $(ASAN_DIR) '$(ASAN_RUNTIME)' $(BUSTED) --cpath='$(ASAN_DIR)/?.so' $(MEMORY_EXCLUDE) $(BUSTED_ARGS)
 
 # Runs both, one after the other and each to the end (scripts/logged.sh
 # keeps log, status and seconds), then judges.

@@ -34,6 +34,8 @@ describe("examples", function()
         { "call_twilio.lua", { "job\t%x+.*\tPENDING\t%+14155550123\t%+14155550100" } },
         { "tasks.lua", { "Layla   agent %x+", "Omar    agent %x+", "Mariam  agent %x+.*job %x+" } },
         { "select_loop.lua", { "created %x+", "done after %d+ wake%-ups" } },
+        { "dial.lua", { "added     5 rows", "progress  %d/5 final", "done      5/5 final  COMPLETED=5",
+                        "exported  %S+%.csv" } },
     }
     for _, c in ipairs(cases) do
         it(c[1] .. " runs against the mock", function()

@@ -218,6 +218,12 @@ function Server:webhook_repeat(n)
     return cjson.decode(control(self, "POST", "/__mock/webhooks", n and { ["repeat"] = n } or {}))
 end
 
+--- Every call placed through a call route, in order: a list of
+-- `{ id, toNumber, fromNumber, voiceAgentId, at }` (hamsa.mock).
+function Server:calls()
+    return cjson.decode(control(self, "GET", "/__mock/calls"))
+end
+
 --- Forgets every record, requests and faults, and puts the clock back on
 -- real time.
 function Server:reset()

@@ -65,4 +65,9 @@ M.TERMINAL = require("hamsa.waiter").TERMINAL
 -- called). See hamsa.webhook.
 M.webhook = require("hamsa.webhook")
 
+--- A list of calls, each placed exactly once: `hamsa.dialer.new(client,
+-- opts)` (a SQLite or PostgreSQL ledger, loaded only when a dialer opens
+-- one). See hamsa.dialer and docs/dialer.md.
+M.dialer = require("hamsa.dialer")
+
 return M

@@ -132,6 +132,10 @@ local function finish_transfer(self, t)
         return complete(self, call, data, nil, response)
     end
     err.attempts = call.attempts
+    -- whether any byte of the last attempt left this host: a POST that was
+    -- not sent cannot have acted (earlier attempts were retried only when
+    -- they had not acted either: hamsa.retry)
+    err.sent = r.sent and true or false
     local delay = retry.decide(err, call.method, r.sent, call.attempts - 1, call.max_retries)
     if delay and not self._closed then return retry_later(self, call, err, delay) end
     give_up(self, call, err, response, key)

@@ -26,7 +26,7 @@ M.EXIT = { invalid = 3, auth = 4, not_found = 5, rate_limited = 6, timeout = 7, 
 M.USAGE, M.OTHER = 2, 8
 
 --- The commands beside the routes: modules with `declare(parser)`.
-M.COMMANDS = { "hamsa.cli.call", "hamsa.cli.listen", "hamsa.cli.mock" }
+M.COMMANDS = { "hamsa.cli.call", "hamsa.cli.dial", "hamsa.cli.listen", "hamsa.cli.mock" }
 
 local EPILOG = [[
 Environment:

@@ -51,6 +51,7 @@ local function place(api, req, required, from)
     call.to = body.toNumber
     call.from = h.nonempty(body[from]) and body[from] or HAMSA_NUMBER
     local conv = conversations.place(api, call)
+    conv.placed = true                       -- by a call route (GET /__mock/calls), not seeded
     api.webhooks:track(conv, body, call.details)
     return conv, body
 end

@@ -10,7 +10,7 @@ local response = require("hamsa.mock.response")
 local seed = require("hamsa.mock.seed")
 local text = require("hamsa.mock.text")
 
-local pairs, tostring, type = pairs, tostring, type
+local ipairs, pairs, tostring, type = ipairs, pairs, tostring, type
 local ok, fail = response.ok, response.fail
 
 local M = {}
@@ -119,6 +119,16 @@ local ROUTES = {
                                     max_inflight = server.max_inflight,
                                     connections = server.nconns, timeouts = server.timeouts,
                                     evicted = server.evicted, rejected = server.rejected })
+    end,
+    ["GET /__mock/calls"] = function(server)
+        local out = json.array()
+        for _, conv in ipairs(server.api.conversations:ordered()) do
+            if conv.placed then
+                out[#out + 1] = { id = conv.id, toNumber = conv.to, fromNumber = conv.from,
+                                  voiceAgentId = conv.voiceAgentId, at = conv.t0 }
+            end
+        end
+        return response.json(200, out)
     end,
     ["POST /__mock/faults"] = add_faults,
     ["GET /__mock/faults"] = function(server)

@@ -25,7 +25,7 @@ local ACTIONS = { reset = true, close = true, close_mid_body = true, drip = true
 local FIELDS = {
     path = "string", method = "string", times = "integer", status = "integer",
     body = "string", content_type = "string", headers = "table", delay = "number",
-    action = "string", interval = "number", pad = "integer", raw = "string",
+    action = "string", interval = "number", pad = "integer", raw = "string", after = "boolean",
 }
 
 local M = {}

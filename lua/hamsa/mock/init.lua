@@ -35,6 +35,8 @@
 -- as GET), `POST /__mock/seed` (`{ agents = N, ... }`: hamsa.mock.seed),
 -- `POST /__mock/webhooks` (`{ repeat = N }`), `GET /__mock/webhooks` (the
 -- webhook deliveries made: hamsa.mock.webhooks), `DELETE /__mock/webhooks`,
+-- `GET /__mock/calls` (every call placed, in order: `{ id, toNumber,
+-- fromNumber, voiceAgentId, at }`, for specs that count calls per number),
 -- `POST /__mock/reset` (records, clock, log, faults and webhooks),
 -- `POST /__mock/shutdown` (answers, then `run` returns).
 --
@@ -76,6 +78,9 @@
 -- fault's `raw` string as the whole answer, byte for byte, then close: for
 -- malformed responses). `pad` (bytes) appends
 -- that many spaces to the body, for answers too big to queue as a fault.
+-- `after = true` runs the route first, so the request takes effect (a call
+-- is placed) and only then is its answer delayed, cut or replaced: the
+-- lost answer that a client cannot tell from a lost request.
 -- Each logged request also carries `at`, the server's clock when it arrived.
 --
 -- The modules under it, one concern each: hamsa.mock.server (connections,

@@ -43,9 +43,12 @@ end
 local function answer(self, conn, req)
     self.log[#self.log + 1] = control.entry(req)
     local f = self.faults:take(req)
+    -- `after`: the route acts first (a call is placed), then the fault
+    -- loses, delays or replaces its answer
+    local acted = f and f.after and safely(self.api.handle, self.api, req)
     wire.sleep(self.latency + faults.delay(f))
     if faults.cut(conn, f) then return false end
-    local res = faults.response(f) or safely(self.api.handle, self.api, req)
+    local res = faults.response(f) or acted or safely(self.api.handle, self.api, req)
     faults.amend(f, res)
     return faults.send(conn, f, res, req.keep)
 end
