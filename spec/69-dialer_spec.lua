@@ -349,6 +349,49 @@ describe("hamsa.dialer", function()
         rm(db)
     end)
 
+    it("#proof two rows with one number, through lost answers: one call each, never one call for two rows", function()
+        local list = {}
+        for i = 1, 40 do list[i] = { path = CALL, action = "reset", after = i % 3 ~= 0 } end
+        server:fault(list)
+        local c = hamsa.new({ api_key = server.api_key, base_url = server.url, max_retries = 0 })
+        local db = tmpdb()
+        local d = assert(hamsa.dialer.new(c, { ledger = db, campaign = "twins", concurrency = 20, rate = 1000,
+            call = { phoneNumber = "+97145551234", voiceAgentId = agent }, reconcile_after = 0.3,
+            follow = { interval = 0.1 } }))
+        local rows_ = {}
+        for i = 1, 30 do rows_[i] = { id = "t" .. i, toNumber = number((i - 1) % 15 + 1) } end
+        d:add(rows_)
+        local status = assert(d:run())
+        assert.equal(30, status.COMPLETED)
+        local counts, total = per_number(server)
+        assert.equal(30, total)
+        for i = 1, 15 do assert.equal(2, counts[number(i)], number(i)) end
+        local jobs = {}
+        for _, row in ipairs(d:rows()) do
+            assert.is_nil(jobs[row.jobId], "two rows hold one call")
+            jobs[row.jobId] = true
+        end
+        d:close()
+        c:close()
+        rm(db)
+    end)
+
+    it("keeps ids and campaigns with quotes and non-ASCII text intact (no SQL is built from raw text)", function()
+        local db = tmpdb()
+        local d = new(db, { campaign = "o'brien; DROP TABLE hamsa_dialer_rows; --" })
+        d:add({ { id = "l'1\\", toNumber = number(1), params = { name = "ليلى 'quoted'" } },
+                { id = "مرحبا", toNumber = number(2) } })
+        local status = assert(d:run())
+        assert.equal(2, status.COMPLETED)
+        local ids = {}
+        for _, row in ipairs(d:rows()) do ids[#ids + 1] = row.id end
+        assert.same({ "l'1\\", "مرحبا" }, ids)
+        local body = hamsa.json.decode(server:requests()[1].body)
+        assert.equal("ليلى 'quoted'", body.params.name)
+        d:close()
+        rm(db)
+    end)
+
     it("raises on misuse, naming the option or the row", function()
         local db = tmpdb()
         assert.has_error(function() hamsa.dialer.new(client, { campaign = "x" }) end,

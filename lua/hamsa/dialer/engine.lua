@@ -198,6 +198,12 @@ function Run:placed(row, data, err)
         if ok then
             row.jobId, row.state = job, "placed"
             self:follow(row)
+        elseif ok == false then
+            -- the call is held by another row (two rows with one number, one
+            -- of them adopted by a reconciliation): settle it by the list too
+            if ledger:unknown(campaign, row, owner, now, "its call " .. job .. " is held by another row") then
+                self.reconciling[row.id] = now + self.o.reconcile_after
+            end
         end
         return
     end
@@ -355,7 +361,9 @@ function Run:loop()
                 local open = 0
                 for _, k in ipairs(dialer.STATES) do open = open + (counts[k] or 0) end
                 if self.stop_err and not self:busy() then return nil, self.stop_err end
-                if open == 0 and not self:busy() then
+                -- nothing open in the whole campaign: done, whatever this
+                -- process still follows (rows another process finished)
+                if open == 0 and next(self.sending) == nil then
                     if o.on_progress then pcall(o.on_progress, self.d:status()) end
                     return self.d:status()
                 end
