@@ -17,7 +17,7 @@ local function accepts(port)
 end
 
 local function exists(path)
-    return os.execute("test -e '" .. path .. "'") == true
+    return pg.succeeds("test -e '" .. path .. "'")
 end
 
 describe("spec/pg.lua #postgres", function()
@@ -60,8 +60,7 @@ describe("spec/pg.lua #postgres", function()
         if server then server:stop() end
     end)
 
-    it("starts in a few seconds, on 127.0.0.1 with a database hamsa", function()
-        assert.is_true(server.start_seconds < 10, "took " .. server.start_seconds .. " s")
+    it("starts on 127.0.0.1 with a database hamsa", function()
         assert.matches("^postgresql://[%w_]+@127%.0%.0%.1:%d+/hamsa$", server.url)
         assert.equal(server.url:match(":(%d+)/"), tostring(server.port))
         assert.is_true(exists(server.dir))

@@ -26,7 +26,8 @@ local opts = {
     concurrency = 10, rate = 1000, reconcile_after = 1, follow = { interval = 0.2 },
 }
 for k, v in pairs(hamsa.json.decode(env("OPTS", "{}"))) do opts[k] = v end
-local d = assert(hamsa.dialer.new(client, opts))
+local d, derr = hamsa.dialer.new(client, opts)
+if not d then io.stderr:write(tostring(derr), "\n"); os.exit(1) end
 
 local rows, n = {}, tonumber(env("ROWS", "10"))
 for i = 1, n do

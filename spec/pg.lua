@@ -72,12 +72,20 @@ local function server_user(root)
     return trim(sh_read("id -un")) or os.getenv("USER") or "postgres"
 end
 
+-- Whether shell command `cmd` exited 0: os.execute gives true on 5.2+ and
+-- the status number on 5.1 and LuaJIT (where a failure is a truthy number).
+local function succeeds(cmd)
+    local r = os.execute(cmd)
+    return r == true or r == 0
+end
+pg.succeeds = succeeds
+
 -- A shell command running `cmd` (a shell string) as the server's user, from
 -- directory `dir` (the postgres user may not read the current one).
 local function as_server(root, dir, cmd)
     local inner = "cd " .. quote(dir) .. " && " .. cmd
     if not root then return "sh -c " .. quote(inner) end
-    if os.execute("command -v runuser >/dev/null 2>&1") then
+    if succeeds("command -v runuser >/dev/null 2>&1") then
         return "runuser -u postgres -- sh -c " .. quote(inner)
     end
     return "su postgres -s /bin/sh -c " .. quote(inner)
@@ -95,7 +103,7 @@ function pg.available()
     if not pcall(require, "luasql.postgres") then
         return false, "no luasql.postgres: apt-get install lua-sql-postgres"
     end
-    if is_root() and not os.execute("id -u postgres >/dev/null 2>&1") then
+    if is_root() and not succeeds("id -u postgres >/dev/null 2>&1") then
         return false, "running as root and there is no postgres user to run the server as"
     end
     return true
@@ -158,7 +166,7 @@ function pg.start(opts)
 
     if root then os.execute("chown postgres: " .. quote(dir)) end
     local initlog = dir .. "/initdb.log"
-    local ok = os.execute(as_server(root, dir, concat({
+    local ok = succeeds(as_server(root, dir, concat({
         quote(bin .. "/initdb"), "-D", quote(server.data), "-U", quote(user), "-A trust",
         "-E UTF8 --locale=C --no-sync --no-instructions", ">", quote(initlog), "2>&1" }, " ")))
     if not ok then fail("initdb", initlog) end
@@ -168,13 +176,13 @@ function pg.start(opts)
         "-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off",
     }, " ")
     server.started = true
-    ok = os.execute(as_server(root, dir, concat({
+    ok = succeeds(as_server(root, dir, concat({
         quote(bin .. "/pg_ctl"), "start -D", quote(server.data), "-w -t 20 -l", quote(server.log),
         "-o", quote(options), ">/dev/null 2>&1" }, " ")))
     if not ok then fail("start", server.log) end
 
     local createlog = dir .. "/createdb.log"
-    ok = os.execute(concat({
+    ok = succeeds(concat({
         quote(bin .. "/createdb"), "-h 127.0.0.1 -p", port, "-U", quote(user), "hamsa",
         ">", quote(createlog), "2>&1" }, " "))
     if not ok then fail("createdb", createlog) end

@@ -26,8 +26,11 @@ local M = {}
 M.ACTIVE = { "claimed", "sending", "placed", "unknown" }
 M.OPEN = { "pending", "claimed", "sending", "placed", "unknown" }
 
---- How far ahead (seconds) a claim hands out rate slots.
+--- How many seconds of the rate a claim takes rows for.
 M.HORIZON = 1
+
+--- The PostgreSQL advisory lock key held while the tables are created.
+M.SCHEMA_LOCK = 7263011
 
 local Ledger = {}
 Ledger.__index = Ledger
@@ -114,10 +117,20 @@ function M.open(where)
     if find(where, "^postgres") then self, err = postgres(where) else self, err = sqlite(where) end
     if not self then return nil, err end
     setmetatable(self, Ledger)
-    for _, sql in ipairs(SCHEMA) do
-        local ok, e = self:exec(sql)
+    -- PostgreSQL: processes starting together would race in CREATE TABLE IF
+    -- NOT EXISTS (a unique violation in its catalog); one at a time under
+    -- an advisory lock. (SQLite's write lock serializes them already.)
+    if self.lock then
+        local ok, e = self:query("SELECT pg_advisory_lock(" .. M.SCHEMA_LOCK .. ")")
         if not ok then self:close(); return nil, e end
     end
+    local failed
+    for _, sql in ipairs(SCHEMA) do
+        local ok, e = self:exec(sql)
+        if not ok then failed = e; break end
+    end
+    if self.lock then self:query("SELECT pg_advisory_unlock(" .. M.SCHEMA_LOCK .. ")") end
+    if failed then self:close(); return nil, failed end
     return self
 end
 
