@@ -15,8 +15,9 @@ TEST_CONCERNS += dialer
 PROOF_EXCLUDE ?= --exclude-tags=proof
 # The memory runs also leave out the specs tagged #pure: pure-Lua modules
 # (the calling window's time zones, CSV) whose randomized specs never reach
-# the C core that valgrind and ASan watch.
-MEMORY_EXCLUDE ?= --exclude-tags=proof,pure
+# the C core that valgrind and ASan watch; and those tagged #postgres, whose
+# work is a PostgreSQL server's (test-postgres runs them).
+MEMORY_EXCLUDE ?= --exclude-tags=proof,pure,postgres
 
 # Every spec tagged #postgres (spec/67 proves spec/pg.lua, the throwaway
 # server they start), with the server and the LuaSQL driver installed first.

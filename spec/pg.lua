@@ -82,13 +82,15 @@ pg.succeeds = succeeds
 
 -- A shell command running `cmd` (a shell string) as the server's user, from
 -- directory `dir` (the postgres user may not read the current one).
+-- (LD_PRELOAD is dropped: a spec run under ASan preloads its runtime,
+-- which the server's processes must not inherit; initdb hangs with it.)
 local function as_server(root, dir, cmd)
     local inner = "cd " .. quote(dir) .. " && " .. cmd
-    if not root then return "sh -c " .. quote(inner) end
+    if not root then return "env -u LD_PRELOAD sh -c " .. quote(inner) end
     if succeeds("command -v runuser >/dev/null 2>&1") then
-        return "runuser -u postgres -- sh -c " .. quote(inner)
+        return "env -u LD_PRELOAD runuser -u postgres -- sh -c " .. quote(inner)
     end
-    return "su postgres -s /bin/sh -c " .. quote(inner)
+    return "env -u LD_PRELOAD su postgres -s /bin/sh -c " .. quote(inner)
 end
 
 --- true; or false and why a server cannot be started here.
@@ -183,7 +185,7 @@ function pg.start(opts)
 
     local createlog = dir .. "/createdb.log"
     ok = succeeds(concat({
-        quote(bin .. "/createdb"), "-h 127.0.0.1 -p", port, "-U", quote(user), "hamsa",
+        "env -u LD_PRELOAD", quote(bin .. "/createdb"), "-h 127.0.0.1 -p", port, "-U", quote(user), "hamsa",
         ">", quote(createlog), "2>&1" }, " "))
     if not ok then fail("createdb", createlog) end
     server.start_seconds = clock() - t0
