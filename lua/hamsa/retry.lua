@@ -21,8 +21,9 @@ M.IDEMPOTENT = IDEMPOTENT
 local MONTHS = { jan = 1, feb = 2, mar = 3, apr = 4, may = 5, jun = 6,
                  jul = 7, aug = 8, sep = 9, oct = 10, nov = 11, dec = 12 }
 
--- days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm),
--- so an HTTP date converts without the local time zone getting involved
+--- Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's
+-- algorithm), so a date converts without the local time zone getting
+-- involved: HTTP dates here, the dialer's windows, the CLI's UTC dates.
 local function days_from_civil(y, m, d)
     if m <= 2 then y = y - 1 end
     local era = floor(y / 400)
@@ -32,6 +33,8 @@ local function days_from_civil(y, m, d)
     local doe = yoe * 365 + floor(yoe / 4) - floor(yoe / 100) + doy
     return era * 146097 + doe - 719468
 end
+
+M.days_from_civil = days_from_civil
 
 --- Seconds since the epoch of an HTTP date (IMF-fixdate, RFC 850 or asctime), or nil.
 function M.parse_http_date(s)

@@ -130,16 +130,8 @@ function M.query(list, flag)
     return q
 end
 
--- Days since 1970-01-01 of a civil date (Howard Hinnant's algorithm): UTC
--- without the host's time zone.
-local function days_from_civil(y, m, d)
-    y = m <= 2 and y - 1 or y
-    local era = floor(y / 400)
-    local yoe = y - era * 400
-    local doy = floor((153 * (m + (m > 2 and -3 or 9)) + 2) / 5) + d - 1
-    local doe = yoe * 365 + floor(yoe / 4) - floor(yoe / 100) + doy
-    return era * 146097 + doe - 719468
-end
+-- Days since 1970-01-01 of a civil date: UTC without the host's time zone.
+local days_from_civil = require("hamsa.retry").days_from_civil
 
 -- Days in month `m` of year `y` (Gregorian).
 local function days_in(y, m)

@@ -22,16 +22,8 @@ for i, n in ipairs(DAY_NAMES) do DAY_INDEX[n] = i end
 local LONG_DAYS = { MONDAY = 1, TUESDAY = 2, WEDNESDAY = 3, THURSDAY = 4, FRIDAY = 5, SATURDAY = 6, SUNDAY = 7 }
 for n, i in pairs(LONG_DAYS) do DAY_INDEX[n] = i end
 
--- days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm)
-local function days_from_civil(y, m, d)
-    if m <= 2 then y = y - 1 end
-    local era = floor(y / 400)
-    local yoe = y - era * 400
-    local mp = (m + 9) % 12
-    local doy = floor((153 * mp + 2) / 5) + d - 1
-    local doe = yoe * 365 + floor(yoe / 4) - floor(yoe / 100) + doy
-    return era * 146097 + doe - 719468
-end
+-- days since 1970-01-01 of a proleptic Gregorian date
+local days_from_civil = require("hamsa.retry").days_from_civil
 
 -- the year of a count of days since 1970-01-01
 local function year_of_days(z)
