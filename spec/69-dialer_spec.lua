@@ -6,18 +6,12 @@ local hamsa = require "hamsa"
 local helpers = require "spec.helpers"
 local socket = require "socket"
 
+local tmpdb, rm = helpers.tmpdb, helpers.rm_db
+
 local SEED = tonumber(os.getenv("HAMSA_SEED") or "") or 20261203
 local CALL = "/v1/voice-agents/phone-number/call"
 
-local function tmpdb()
-    local path = os.tmpname()
-    os.remove(path)
-    return path .. ".db"
-end
 
-local function rm(path)
-    for _, s in ipairs({ "", "-wal", "-shm" }) do os.remove(path .. s) end
-end
 
 local function number(i) return string.format("+9715%07d", i) end
 

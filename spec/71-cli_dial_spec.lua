@@ -9,6 +9,7 @@ local helpers = require "spec.helpers"
 local cjson = require "cjson"
 
 local quote = helpers.quote
+local slurp, write_file, tmpdb, rm_db = helpers.slurp, helpers.write_file, helpers.tmpdb, helpers.rm_db
 local KEY = "dial-key-SECRET-456"
 local V1 = "/v1/voice-agents"
 local PHONE_CALL = V1 .. "/phone-number/call"
@@ -31,35 +32,9 @@ local PARAMS = {
     ["+971500000103"] = { name = "Omar" },               -- an empty cell sends no param
 }
 
-local function slurp(path, keep)
-    local f = io.open(path, "rb")
-    local text = f and f:read("*a") or ""
-    if f then f:close() end
-    if not keep then os.remove(path) end
-    return text
-end
 
-local function write_file(text, suffix)
-    local path = os.tmpname()
-    if suffix then
-        os.remove(path)
-        path = path .. suffix
-    end
-    local f = assert(io.open(path, "wb"))
-    f:write(text)
-    f:close()
-    return path
-end
 
-local function tmpdb()
-    local path = os.tmpname()
-    os.remove(path)
-    return path .. ".db"
-end
 
-local function rm_db(path)
-    for _, s in ipairs({ "", "-wal", "-shm" }) do os.remove(path .. s) end
-end
 
 local function decode(text)
     local ok, v = pcall(cjson.decode, text)

@@ -8,25 +8,11 @@ local socket = require "socket"
 local routes = require "hamsa.routes"
 
 local quote = helpers.quote
+local slurp, write_file = helpers.slurp, helpers.write_file
 local KEY = "cli-key-SECRET-123"
 local V1 = "/v1/voice-agents"
 
--- Reads and removes a file.
-local function slurp(path, keep)
-    local f = io.open(path, "rb")
-    local text = f and f:read("*a") or ""
-    if f then f:close() end
-    if not keep then os.remove(path) end
-    return text
-end
 
-local function write_file(text)
-    local path = os.tmpname()
-    local f = assert(io.open(path, "wb"))
-    f:write(text)
-    f:close()
-    return path
-end
 
 local function count_lines(text)
     local n = 0

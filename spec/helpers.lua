@@ -150,6 +150,42 @@ function helpers.nested(depth, top)
     return root
 end
 
+--- The text of file `path` ("" when it cannot be read); removes the file
+-- unless `keep`.
+function helpers.slurp(path, keep)
+    local f = io.open(path, "rb")
+    local text = f and f:read("*a") or ""
+    if f then f:close() end
+    if not keep then os.remove(path) end
+    return text
+end
+
+--- Writes `text` to a new temporary file (its name ending in `suffix`,
+-- if given) and returns the file's path.
+function helpers.write_file(text, suffix)
+    local path = os.tmpname()
+    if suffix then
+        os.remove(path)
+        path = path .. suffix
+    end
+    local f = assert(io.open(path, "wb"))
+    f:write(text)
+    f:close()
+    return path
+end
+
+--- A path for a new SQLite ledger (nothing there yet).
+function helpers.tmpdb()
+    local path = os.tmpname()
+    os.remove(path)
+    return path .. ".db"
+end
+
+--- Removes a SQLite ledger and its WAL files.
+function helpers.rm_db(path)
+    for _, s in ipairs({ "", "-wal", "-shm" }) do os.remove(path .. s) end
+end
+
 local Server = {}
 Server.__index = Server
 
