@@ -41,6 +41,15 @@ void (*hamsa_easy_hook)(void *easy) = NULL;
 
 #define CURL_AT_LEAST(x, y, z) (LIBCURL_VERSION_NUM >= (((x) << 16) | ((y) << 8) | (z)))
 
+/* libcurl 7.80 calls CURLOPT_PREREQFUNCTION before each request it sends on
+ * a connection: the guard against a silent re-send (on_prereq). Older ones
+ * get the read-callback guard (on_upload). */
+#if CURL_AT_LEAST(7, 80, 0)
+#define HAVE_PREREQ 1
+#else
+#define HAVE_PREREQ 0
+#endif
+
 enum { T_NEW, T_RUNNING, T_DONE, T_CANCELLED, T_CLOSED };
 
 typedef struct transfer transfer;
@@ -93,9 +102,11 @@ struct transfer {
     struct curl_slist *headers;
     buffer body, head;
     shape shape;                /* what t->easy is set up for */
-    const char *upload;         /* request body fed by on_upload: the bytes of */
+    const char *upload;         /* the request body: the bytes of */
     size_t upload_len, upload_pos;
     int upload_ref;             /* the spec's body string, held by this ref */
+    int prereqs;                /* times on_prereq ran */
+    int resend_blocked;         /* on_prereq refused a second send */
     size_t max_body;
     int state;
     int too_large, head_too_large, oom;
@@ -175,12 +186,37 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
     return len;
 }
 
-/* Feeds the request body of a no-resend transfer. There is deliberately
- * no seek callback: when a reused connection dies after the body went out,
- * libcurl 7.x would silently send the request again on a new connection;
- * unable to rewind, it fails with CURLE_SEND_FAIL_REWIND instead, so a
- * POST that may have reached the server is never sent twice behind our
- * back (CURLOPT_FORBID_RETRY_ON_REUSE needs libcurl 8.16). */
+#if HAVE_PREREQ
+/* The guard of a no-resend transfer (a POST: it may act twice). When a
+ * kept-alive connection dies under a request, libcurl sends the request
+ * again on a new connection, and calls this again first. If no byte of
+ * the request left this host on the first connection, the server cannot
+ * have seen it and the new one may carry it; otherwise the transfer is
+ * aborted here, before a second send, and reported as the condition it
+ * is (set_error_fields). The body goes out from memory with the headers,
+ * in one write: a read callback would cost a second write per POST and a
+ * second wake-up of the server. */
+static int on_prereq(void *ud, char *ip, char *local_ip, int port, int local_port)
+{
+    transfer *t = ud;
+    long sent = 0;
+    (void)ip;
+    (void)local_ip;
+    (void)port;
+    (void)local_port;
+    if (t->prereqs++ == 0) return CURL_PREREQFUNC_OK;
+    curl_easy_getinfo(t->easy, CURLINFO_REQUEST_SIZE, &sent);
+    if (sent <= 0) return CURL_PREREQFUNC_OK;
+    t->resend_blocked = 1;
+    return CURL_PREREQFUNC_ABORT;
+}
+#else
+/* Feeds the request body of a no-resend transfer (libcurl before 7.80,
+ * which has no on_prereq). There is deliberately no seek callback: when a
+ * reused connection dies after the body went out, libcurl would silently
+ * send the request again on a new connection; unable to rewind, it fails
+ * with CURLE_SEND_FAIL_REWIND instead, so a POST that may have reached the
+ * server is never sent twice behind our back. */
 static size_t on_upload(char *p, size_t size, size_t n, void *ud)
 {
     transfer *t = ud;
@@ -190,6 +226,7 @@ static size_t on_upload(char *p, size_t size, size_t n, void *ud)
     t->upload_pos += room;
     return room;
 }
+#endif
 
 /* One line of verbose output with its prefix ("* " text, "> " request
  * header, "< " response header). An Authorization or Proxy-Authorization
@@ -461,6 +498,11 @@ static void set_error_fields(lua_State *L, const transfer *t)
         snprintf(n, sizeof n, "%.0f", (double)t->max_body);
         lua_pushliteral(L, "RESPONSE_TOO_LARGE");
         lua_pushfstring(L, "response larger than %s bytes", n);
+    } else if (t->resend_blocked) {
+        /* the code libcurl gives when it cannot rewind a body to send it
+         * again (on_upload's guard): the same condition, one name */
+        lua_pushliteral(L, "CURLE_SEND_FAIL_REWIND");
+        lua_pushliteral(L, "the connection closed after the request was sent; it was not sent again");
     } else if (t->head_too_large) {
         lua_pushliteral(L, "RESPONSE_HEADERS_TOO_LARGE");
         lua_pushfstring(L, "response header block larger than %d KiB", MAX_HEAD / 1024);
@@ -799,7 +841,11 @@ static void set_method(CURL *e, const request_spec *rs)
         if (strcmp(rs->method, "POST") != 0) curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, rs->method);
         if (rs->no_resend) {
             curl_easy_setopt(e, CURLOPT_POST, 1L);
+#if HAVE_PREREQ
+            curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, on_prereq);
+#else
             curl_easy_setopt(e, CURLOPT_READFUNCTION, on_upload);
+#endif
         }
     }
 }
@@ -849,25 +895,31 @@ static void set_request_options(transfer *t, const request_spec *rs)
     t->shape.set_up = 1;
 }
 
-/* The request body, for any method but GET and HEAD. */
+/* The request body, for any method but GET and HEAD. libcurl reads the
+ * body string in place (no copy), kept alive by a registry ref until the
+ * transfer is released. */
 static void set_body(lua_State *L, transfer *t, const request_spec *rs)
 {
     CURL *e = t->easy;
     if (strcmp(rs->method, "GET") == 0 || strcmp(rs->method, "HEAD") == 0) return;
+    if (rs->body) {
+        lua_pushvalue(L, rs->body_idx);
+        t->upload_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+        t->upload = rs->body;
+        t->upload_len = rs->body_len;
+    }
+#if HAVE_PREREQ
+    if (rs->no_resend) curl_easy_setopt(e, CURLOPT_PREREQDATA, (void *)t);
+#else
     if (rs->no_resend) {
-        /* on_upload reads the body string in place, kept alive by a
-         * registry ref: saves a copy of every body */
-        if (rs->body) {
-            lua_pushvalue(L, rs->body_idx);
-            t->upload_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-            t->upload = rs->body;
-            t->upload_len = rs->body_len;
-        }
         curl_easy_setopt(e, CURLOPT_READDATA, (void *)t);
         curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)rs->body_len);
-    } else if (rs->body || strcmp(rs->method, "POST") == 0) {
+        return;
+    }
+#endif
+    if (rs->body || strcmp(rs->method, "POST") == 0) {
         curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)rs->body_len);
-        curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, rs->body ? rs->body : "");
+        curl_easy_setopt(e, CURLOPT_POSTFIELDS, rs->body ? rs->body : "");
     }
 }
 
