@@ -88,6 +88,7 @@ typedef struct {
     int reuse_easy;                  /* libcurl >= 8.1.0 (see give_back_easy) */
     char *auth;                      /* "Authorization: ..." line, or NULL: kept
                                         here so that no Lua table holds the key */
+    char accept_encoding[32];        /* see find_accept_encoding */
 } multi;
 
 typedef struct {
@@ -603,6 +604,24 @@ static int transfer_tostring(lua_State *L)
 /* ---------------------------------------------------------------------- */
 /* multi                                                                   */
 
+/* The Accept-Encoding list: the encodings this libcurl decodes, in its own
+ * order, which is what CURLOPT_ACCEPT_ENCODING "" means. Named once per
+ * multi: given "", libcurl works the list out again on every new handle. */
+static void find_accept_encoding(char *list, size_t size)
+{
+    const curl_version_info_data *v = curl_version_info(CURLVERSION_NOW);
+    list[0] = '\0';
+    if (size < 32) return;
+    if (v->features & CURL_VERSION_LIBZ) strcat(list, "deflate, gzip");
+#ifdef CURL_VERSION_BROTLI
+    if (v->features & CURL_VERSION_BROTLI) strcat(list, list[0] ? ", br" : "br");
+#endif
+#ifdef CURL_VERSION_ZSTD
+    if (v->features & CURL_VERSION_ZSTD) strcat(list, list[0] ? ", zstd" : "zstd");
+#endif
+    if (!list[0]) strcpy(list, "identity");
+}
+
 static multi *check_multi(lua_State *L, int idx)
 {
     multi *m = (multi *)luaL_checkudata(L, idx, MULTI_MT);
@@ -852,14 +871,16 @@ static void set_method(CURL *e, const request_spec *rs)
 
 /* What every request of this shape shares: set on a new or reset handle
  * only (a spare of the same shape keeps them, see shape). */
-static void set_shared_options(CURL *e, const request_spec *rs)
+static void set_shared_options(CURL *e, const multi *m, const request_spec *rs)
 {
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);   /* never carry the key elsewhere */
     curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
-    curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");  /* whatever libcurl can decode */
+    /* whatever libcurl can decode, named once (accept_encoding): "" would
+     * make libcurl rebuild the list on every new handle */
+    curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, m->accept_encoding);
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
 #if CURL_AT_LEAST(7, 85, 0)
@@ -955,7 +976,7 @@ static int multi_add(lua_State *L)
     t = push_transfer(L);
     t->max_body = rs.max_body;
     build_headers(L, t, m, &rs);
-    if (!take_easy(L, m, t, &rs)) set_shared_options(t->easy, &rs);
+    if (!take_easy(L, m, t, &rs)) set_shared_options(t->easy, m, &rs);
     set_request_options(t, &rs);
     set_body(L, t, &rs);
     if (hamsa_easy_hook) hamsa_easy_hook(t->easy);     /* a test harness's, see hamsa.h */
@@ -1105,6 +1126,7 @@ static int multi_new(lua_State *L)
     }
     m->closed = 0;
     m->reuse_easy = curl_version_info(CURLVERSION_NOW)->version_num >= 0x080100;
+    find_accept_encoding(m->accept_encoding, sizeof m->accept_encoding);
     if (max_host > 0) curl_multi_setopt(m->cm, CURLMOPT_MAX_HOST_CONNECTIONS, max_host);
     if (max_total > 0) curl_multi_setopt(m->cm, CURLMOPT_MAX_TOTAL_CONNECTIONS, max_total);
     return 1;
@@ -1172,6 +1194,7 @@ int hamsa_http_open(lua_State *L)
     /* reference-counted and thread-safe since libcurl 7.84 */
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
         return luaL_error(L, "curl_global_init failed");
+
     new_class(L, MULTI_MT, multi_meta, multi_methods);
     new_class(L, TRANSFER_MT, transfer_meta, transfer_methods);
     lua_pushcfunction(L, multi_new);

@@ -87,6 +87,21 @@ describe("hamsa engine", function()
             assert.is_true(is_integer(r.connects))
         end)
 
+        it("asks for every encoding this libcurl decodes, in libcurl's own order", function()
+            -- the list is named once per multi (CURLOPT_ACCEPT_ENCODING ""
+            -- would rebuild it on every handle); it must say what "" says
+            server:clear()
+            result_of(m, { url = server.url .. "/v1/voice-agents" })
+            local log = server:requests()
+            local sent = log[#log].headers["accept-encoding"]
+            local features = {}
+            for _, name in ipairs({ "deflate, gzip", "br", "zstd" }) do
+                if sent:find(name, 1, true) then features[#features + 1] = name end
+            end
+            assert.equal(table.concat(features, ", "), sent)
+            assert.truthy(sent:find("gzip", 1, true), "Debian's libcurl decodes gzip")
+        end)
+
         it("counts no new connection when a kept-alive one is reused", function()
             result_of(m, { url = server.url .. "/v1/voice-agents" })
             local r = result_of(m, { url = server.url .. "/v1/voice-agents" })
