@@ -20,7 +20,7 @@ set -eu
 
 cd "$(dirname "$0")/.."
 LUA=${LUA:-lua5.4}
-N=${BENCH_N:-20000}
+N=${BENCH_N:-8000}
 N_SOCKET=${BENCH_N_SOCKET:-4000}
 N_POPEN=${BENCH_N_POPEN:-150}
 ROUNDS=${BENCH_ROUNDS:-3}

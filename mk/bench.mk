@@ -17,7 +17,7 @@
 #   make bench                        the whole run (about 3 min after the installs)
 #   make bench BENCH_ENV="BENCH_N=5000 BENCH_ROUNDS=1"   a quicker, noisier one
 #   make bench-build                  only the installs and the builds it needs
-#   make bench-phases                 the callgrind counts (about 2 min)
+#   make bench-phases                 the callgrind counts (about 1 min)
 DEB_PACKAGES_bench ?= $(DEB_PACKAGES_build) lua$(LUA_VERSION) lua-cjson lua-socket \
                       lua5.1 lua-curl $(call lua_dev,5.1) luajit2 libluajit2-5.1-dev \
                       nginx gnuplot-nox wrk curl util-linux
