@@ -279,24 +279,25 @@ dat:close()
 local gp = format([[
 set terminal pngcairo size 1400,540 font "DejaVu Sans,10" noenhanced
 set output "%s/results.png"
-set multiplot layout 1,2 title "hamsa create-agent against local nginx (%s, %s cores); agent payload dark, small light"
+set multiplot layout 1,2 title "hamsa create-agent against local nginx (%s, %s cores), agent and small payloads"
 set style fill solid 0.8 border -1
 set boxwidth 0.38
 set logscale y
 set grid ytics
 set xtics rotate by -35 nomirror
 set key top right
+set rmargin 6
 set yrange [*:*]
 set title "Requests per second (higher is better)"
 plot "%s/results.dat" using ($1-0.2):3:xtic(2) with boxes lc rgb "#2b7bba" title "agent", \
      "" using ($1+0.2):5 with boxes lc rgb "#9ecae1" title "small", \
-     "" using ($1-0.2):3:(sprintf("%%.0f", $3)) with labels offset 0,0.8 font ",8" notitle, \
-     "" using ($1+0.2):5:(sprintf("%%.0f", $5)) with labels offset 0,0.8 font ",8" notitle
+     "" using ($1-0.2):3:(sprintf("%%.0f", $3)) with labels offset 0,0.8 font ",7" notitle, \
+     "" using ($1+0.2):5:(sprintf("%%.0f", $5)) with labels offset 0,0.8 font ",7" notitle
 set title "Client CPU µs per request (lower is better)"
 plot "%s/results.dat" using ($1-0.2):4:xtic(2) with boxes lc rgb "#d95f02" title "agent", \
      "" using ($1+0.2):6 with boxes lc rgb "#fdae6b" title "small", \
-     "" using ($1-0.2):4:(sprintf("%%.0f", $4)) with labels offset 0,0.8 font ",8" notitle, \
-     "" using ($1+0.2):6:(sprintf("%%.0f", $6)) with labels offset 0,0.8 font ",8" notitle
+     "" using ($1-0.2):4:(sprintf("%%.0f", $4)) with labels offset 0,0.8 font ",7" notitle, \
+     "" using ($1+0.2):6:(sprintf("%%.0f", $6)) with labels offset 0,0.8 font ",7" notitle
 unset multiplot
 ]], out, facts.cpu or "?", facts.cores or "?", out, out)
 local gpf = assert(io.open(out .. "/results.gp", "wb"))
