@@ -89,6 +89,7 @@ typedef struct {
     char *auth;                      /* "Authorization: ..." line, or NULL: kept
                                         here so that no Lua table holds the key */
     char accept_encoding[32];        /* see find_accept_encoding */
+    char accept_encoding_line[64];   /* "Accept-Encoding: " and that list */
 } multi;
 
 typedef struct {
@@ -798,6 +799,28 @@ static transfer *push_transfer(lua_State *L)
     return t;
 }
 
+/* Whether the lines of the table at `idx` (if a table) name the header
+ * `lname` ("name:", lower case). */
+static int has_header(lua_State *L, int idx, const char *lname)
+{
+    size_t n, i, k = strlen(lname);
+    int found = 0;
+    if (!lua_istable(L, idx)) return 0;
+    n = (size_t)lua_rawlen(L, idx);
+    for (i = 1; i <= n && !found; i++) {
+        size_t len, j;
+        const char *line;
+        lua_rawgeti(L, idx, (lua_Integer)i);
+        line = lua_tolstring(L, -1, &len);
+        if (line && len >= k) {
+            for (j = 0; j < k && tolower((unsigned char)line[j]) == lname[j]; j++) {}
+            found = j == k;
+        }
+        lua_pop(L, 1);
+    }
+    return found;
+}
+
 /* The request's header lines: spec.headers, the multi's Authorization,
  * spec.header, then an empty Expect. */
 static void build_headers(lua_State *L, transfer *t, const multi *m, const request_spec *rs)
@@ -816,6 +839,11 @@ static void build_headers(lua_State *L, transfer *t, const multi *m, const reque
     /* spec.header: one more line after the shared ones (the caller's
      * per-request line; saves it a copy of the shared table) */
     if (rs->header) add_header(L, t, rs->header);
+    /* The Accept-Encoding line, written once per multi: given only
+     * CURLOPT_ACCEPT_ENCODING, libcurl formats the same line again for every
+     * request (with its own printf, thousands of instructions); a line of
+     * ours makes it skip that and still decode what comes back. */
+    if (!has_header(L, rs->headers_idx, "accept-encoding:")) add_header(L, t, m->accept_encoding_line);
     /* libcurl would otherwise wait up to 1 s for "100 Continue" before
      * sending a body over 1 KiB */
     add_header(L, t, "Expect:");
@@ -1127,6 +1155,8 @@ static int multi_new(lua_State *L)
     m->closed = 0;
     m->reuse_easy = curl_version_info(CURLVERSION_NOW)->version_num >= 0x080100;
     find_accept_encoding(m->accept_encoding, sizeof m->accept_encoding);
+    snprintf(m->accept_encoding_line, sizeof m->accept_encoding_line, "Accept-Encoding: %s",
+             m->accept_encoding);
     if (max_host > 0) curl_multi_setopt(m->cm, CURLMOPT_MAX_HOST_CONNECTIONS, max_host);
     if (max_total > 0) curl_multi_setopt(m->cm, CURLMOPT_MAX_TOTAL_CONNECTIONS, max_total);
     return 1;
