@@ -329,4 +329,45 @@ describe("hamsa.validate.fast", function()
         assert.is_true(rounds >= 1000)
         assert.is_true(refused > rounds / 10 and fast_taken > rounds / 10)
     end)
+
+    -- The call rules find the first undefined {{placeholder}} by a plain search for "{{"
+    -- and an anchored match there: it must name what gmatch over the whole text named.
+    it(("names the {{placeholder}} that gmatch names, on random texts (seed %d)"):format(seed), function()
+        math.randomseed(seed)
+        local PLACEHOLDER = "{{%s*([%w_%.%-\128-\255]+)%s*}}"
+        local function first_undefined(text, params)
+            for name in text:gmatch(PLACEHOLDER) do
+                if params[name] == nil then return name end
+            end
+        end
+        local BITS = { "{{", "}}", "{", "}", " ", "a", "b", "x.y", "-", "ع", "{{a}}", "{{ b }}", "{{{a}}}",
+            "{{c}", "{{ }}", "\n", "{{ab}}x", "%" }
+        local function text()
+            local t = {}
+            for i = 1, rnd(0, 12) do t[i] = BITS[rnd(#BITS)] end
+            return table.concat(t)
+        end
+        for round = 1, 3000 do
+            local params = {}
+            for _, name in ipairs({ "a", "b", "ab", "x.y", "ع" }) do
+                if rnd(2) == 1 then params[name] = "v" end
+            end
+            local greeting, preamble = text(), text()
+            local want = first_undefined(greeting, params)
+            local where = "greetingMessage"
+            if not want then want, where = first_undefined(preamble, params), "preamble" end
+            local ok, field, message = new.validate.call_phone_number({ toNumber = "+971501234567",
+                phoneNumber = "+971501234568",
+                agentDetails = { agentName = "a", greetingMessage = greeting, preamble = preamble, params = params } })
+            local context = ("seed %d, round %d: %q, %q"):format(seed, round, greeting, preamble)
+            if want then
+                assert.is_nil(ok, context)
+                assert.equal("agentDetails.params." .. want, field, context)
+                assert.equal(field .. " is missing: {{" .. want .. "}} in agentDetails." .. where
+                    .. " would be spoken as is", message, context)
+            else
+                assert.is_true(ok, context .. ": " .. tostring(message))
+            end
+        end
+    end)
 end)
