@@ -174,7 +174,9 @@ local function random_value(root, node)
         null, true, false, 0, 1, -1, 2, 0.5, 0.2, 1.5, 0.9, 100, 1500, 1501, 800.0, 2 ^ 53, 2 ^ 53 + 2, -2 ^ 53,
         1e15, 1e16, 1e15 + 0.5, math.huge, -math.huge, 0 / 0, 1e308, -0.0,
         "", " ", "\t\n", "x", "ar", "en", "STATIC", "PROMPT", "+971501234567", "+0123", "https://a.example",
-        "http://a.example", "https://:80", "Asia/Dubai", "UTC", "Asia//X", "\255\254", ("a"):rep(300),
+        "http://a.example", "https://:80", "https://u@h.example/x", "https://h.example:8443/p", "HTTPS://A.B",
+        "https://a b", "https://a.b/ x", "https://", "https:///x", "https://a.b?q=1#f", "https://a.b#", "https://a_b.c",
+        "https://@x", "https://a.b/\255", "Asia/Dubai", "UTC", "Asia//X", "\255\254", ("a"):rep(300),
         ("ع"):rep(120), "MONDAY", "Monday", "09:00", "24:00", "2026-12-03", "object", "string", "TWILIO", "SIP",
         "{{x}}", "{{ name }} {{clinic}}", "{{{y}}}", "{{", "NOW",
     }
