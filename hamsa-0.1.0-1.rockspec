@@ -91,6 +91,7 @@ build = {
         ["hamsa.validate"] = "lua/hamsa/validate/init.lua",
         ["hamsa.validate.agent"] = "lua/hamsa/validate/agent.lua",
         ["hamsa.validate.checks"] = "lua/hamsa/validate/checks.lua",
+        ["hamsa.validate.fast"] = "lua/hamsa/validate/fast.lua",
         ["hamsa.validate.queries"] = "lua/hamsa/validate/queries.lua",
         ["hamsa.validate.resources"] = "lua/hamsa/validate/resources.lua",
         ["hamsa.validate.v2"] = "lua/hamsa/validate/v2.lua",

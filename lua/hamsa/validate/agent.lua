@@ -7,8 +7,11 @@ local type, next = type, next
 local getmetatable = getmetatable
 
 local json = require("hamsa.core").json
-local null, ARRAY_MT = json.null, json.array_mt
+local null, ARRAY_MT, OBJECT_MT = json.null, json.array_mt, json.object_mt
+local huge = math.huge
 local C = require "hamsa.validate.checks"
+local fast = require "hamsa.validate.fast"
+local describe = C.describe
 local is_finite = C.is_finite
 local check_string = C.check_string
 local check_nonempty = C.check_nonempty
@@ -43,6 +46,29 @@ local function check_params(t)
     end
 end
 
+-- The acceptors of the custom checkers below (hamsa.validate.fast): each returns true
+-- only where its checker returns nothing, false when unsure; the checker has the last word.
+
+-- Whether `t` goes out as an object: what object_tail lets through.
+local function is_object(t)
+    if type(t) ~= "table" then return false end
+    local mt = getmetatable(t)
+    return (mt == nil or mt == OBJECT_MT) and t[1] == nil
+end
+
+describe[check_params] = { kind = "accept", fn = function(t)
+    if not is_object(t) then return false end
+    for k, v in next, t do
+        if type(k) ~= "string" then return false end
+        local tv = type(v)
+        if not (tv == "string" or tv == "boolean" or (tv == "number" and v == v and v ~= huge
+            and v ~= -huge)) then
+            return false
+        end
+    end
+    return true
+end }
+
 -- Google Calendar free slots ---------------------------------------------------------------
 
 local DAYS = {
@@ -67,6 +93,22 @@ local function check_day_entry(e)
     return check_slot(e)
 end
 local check_day = array_of(check_day_entry)
+
+local accept_slot_list = fast.acceptor(check_slot_list)
+
+-- A day's entry, with the common case (a {from, to} slot) inline; any other key in a slot
+-- is left to the checker.
+describe[check_day_entry] = { kind = "accept", fn = function(e)
+    if type(e) ~= "table" then return false end
+    local mt = getmetatable(e)
+    if mt == ARRAY_MT or (mt == nil and e[1] ~= nil) then return accept_slot_list(e) end
+    if mt ~= nil and mt ~= OBJECT_MT then return false end
+    if type(e.from) ~= "string" or type(e.to) ~= "string" then return false end
+    local n = 0
+    for _ in next, e do n = n + 1 end
+    return n == 2
+end }
+local accept_day = fast.acceptor(check_day)
 
 local function check_free_slots(t)
     local bad = object_tail(t)
@@ -127,9 +169,52 @@ local function check_shape(t, depth)
     end
 end
 
+describe[check_free_slots] = { kind = "accept", fn = function(t)
+    if not is_object(t) then return false end
+    for k, v in next, t do
+        if not DAYS[k] then return false end
+        if v ~= null and not accept_day(v) then return false end
+    end
+    return true
+end }
+
+local SHAPE_TYPES = describe[check_shape_type].set
+local accept_strings = fast.acceptor(check_required_list)
+
+local function accept_shape(t, depth)
+    if depth > MAX_SHAPE_DEPTH or not is_object(t) then return false end
+    for k, v in next, t do
+        if v == null then
+            if type(k) ~= "string" then return false end
+        elseif k == "type" then
+            if not SHAPE_TYPES[v] then return false end
+        elseif k == "description" then
+            if type(v) ~= "string" then return false end
+        elseif k == "required" then
+            if not accept_strings(v) then return false end
+        elseif k == "items" then
+            if not accept_shape(v, depth + 1) then return false end
+        elseif k == "properties" then
+            if not is_object(v) then return false end
+            for name, sub_shape in next, v do
+                if type(name) ~= "string" or not accept_shape(sub_shape, depth + 1) then
+                    return false
+                end
+            end
+        elseif type(k) ~= "string" then     -- the names above are strings: one test less
+            return false
+        elseif type(v) == "table" and check_free(v, 1) ~= nil then
+            return false
+        end
+    end
+    return true
+end
+
 local function check_outcome_shape(v)
     return check_shape(v, 1)
 end
+
+describe[check_outcome_shape] = { kind = "accept", fn = function(v) return accept_shape(v, 1) end }
 
 -- Agent bodies -----------------------------------------------------------------------------
 

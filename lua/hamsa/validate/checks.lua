@@ -14,6 +14,13 @@ local null, ARRAY_MT, OBJECT_MT = json.null, json.array_mt, json.object_mt
 
 local M = {}
 
+-- What each built checker checks, for hamsa.validate.fast, which compiles the same rules
+-- into straight-line acceptors: checker -> { kind = ..., parameters }. Weak keys: the
+-- descriptions live as long as their checkers. A checker with no description (a custom
+-- one) is called as it is; one may describe itself as { kind = "accept", fn = f } with a
+-- faster `f(v)` that returns true only where it returns nothing.
+local describe = setmetatable({}, { __mode = "k" })
+
 -- Deepest nesting followed inside values no rule covers (unknown fields, llmConfig): the
 -- client refuses bodies nested deeper than 100 (`max_request_depth`) anyway, and failing at
 -- the limit ends the walk of a cyclic table at once.
@@ -88,6 +95,12 @@ end
 
 -- Checker builders -------------------------------------------------------------------------
 
+-- Records `desc` for `check` and returns `check`.
+local function described(check, desc)
+    describe[check] = desc
+    return check
+end
+
 local function check_string(v)
     if type(v) ~= "string" then return "", "must be a string" end
 end
@@ -124,20 +137,20 @@ local function integer_min(min)
     local float_tail = tail .. ", as a Lua integer: a float from 1e15 up is sent in exponent"
         .. " form (use math.tointeger)"
     if min < -MAX_INTEGER then min = -MAX_INTEGER end
-    return function(v)
+    return described(function(v)
         if not is_integer(v) or v < min or v > MAX_INTEGER then return "", tail end
         if (v >= FLOAT_DIGITS or v <= -FLOAT_DIGITS) and math_type and math_type(v) == "float" then
             return "", float_tail
         end
-    end
+    end, { kind = "integer_min", min = min })
 end
 
 -- An integer from `lo` to `hi`, two small bounds (well inside 2^53 and 1e15).
 local function integer_range(lo, hi)
     local tail = "must be an integer from " .. lo .. " to " .. hi
-    return function(v)
+    return described(function(v)
         if not is_integer(v) or v < lo or v > hi then return "", tail end
-    end
+    end, { kind = "integer_range", lo = lo, hi = hi })
 end
 
 -- A string of `min` to `max` characters, counted as UTF-8 characters (an Arabic letter
@@ -159,9 +172,9 @@ end
 
 local function number_range(lo, hi)
     local tail = "must be a number from " .. lo .. " to " .. hi
-    return function(v)
+    return described(function(v)
         if type(v) ~= "number" or not (v >= lo and v <= hi) then return "", tail end
-    end
+    end, { kind = "number_range", lo = lo, hi = hi })
 end
 
 -- `words` are the allowed strings, quoted in the message: "ar" or "en".
@@ -173,9 +186,9 @@ local function enum(...)
     end
     local tail = "must be " .. table.concat(words, ", ", 1, #words - 1)
         .. (#words > 2 and "," or "") .. " or " .. words[#words]
-    return function(v)
+    return described(function(v)
         if not set[v] then return "", tail end
-    end
+    end, { kind = "enum", set = set })
 end
 
 -- "[i]" prefixed to an element's own suffix.
@@ -187,7 +200,7 @@ end
 -- then every element through `elem`.
 local function array_of(elem, nonempty)
     local strings = elem == check_string    -- checked inline: saves a call per element
-    return function(t)
+    return described(function(t)
         if type(t) ~= "table" then return "", "must be an array" end
         local mt = getmetatable(t)
         if mt ~= nil and mt ~= ARRAY_MT then return "", mt == OBJECT_MT and MARKED_OBJECT or FOREIGN end
@@ -205,7 +218,7 @@ local function array_of(elem, nonempty)
                 if s then return index_path(i, s), tail end
             end
         end
-    end
+    end, { kind = "array", elem = elem, nonempty = nonempty })
 end
 
 -- nil when `t` goes out as an object (unmarked or object-marked, and not a sequence: the
@@ -257,7 +270,7 @@ local function object_of(fields, required, nonnull)
     for k, check in next, fields do
         kinds[k] = check == check_string and "string" or check == check_boolean and "boolean" or nil
     end
-    return function(t)
+    return described(function(t)
         if type(t) ~= "table" then return "", "must be an object" end
         local mt = getmetatable(t)
         if mt ~= nil and mt ~= OBJECT_MT then return "", mt == ARRAY_MT and MARKED_ARRAY or FOREIGN end
@@ -289,12 +302,18 @@ local function object_of(fields, required, nonnull)
                 if t[k] == nil then return "." .. k, "is required" end
             end
         end
-    end
+    end, { kind = "object", fields = fields, required = required, nonnull = nonnull })
 end
 
 -- An object of any content (llmConfig).
 local check_any_object = object_of({})
 
+describe[check_string] = { kind = "string" }
+describe[check_nonempty] = { kind = "nonempty" }
+describe[check_boolean] = { kind = "boolean" }
+describe[number_positive] = { kind = "number_positive" }
+
+M.describe = describe
 M.is_finite = is_finite
 M.is_integer = is_integer
 M.is_e164 = is_e164
