@@ -7,7 +7,7 @@ local type, next = type, next
 local getmetatable = getmetatable
 
 local json = require("hamsa.core").json
-local null, ARRAY_MT, OBJECT_MT = json.null, json.array_mt, json.object_mt
+local null, ARRAY_MT = json.null, json.array_mt
 local huge = math.huge
 local C = require "hamsa.validate.checks"
 local fast = require "hamsa.validate.fast"
@@ -49,11 +49,10 @@ end
 -- The acceptors of the custom checkers below (hamsa.validate.fast): each returns true
 -- only where its checker returns nothing, false when unsure; the checker has the last word.
 
--- Whether `t` goes out as an object: what object_tail lets through.
+-- Whether `t` goes out as an object: what object_tail lets through (one C call).
+local object_size = require("hamsa.core").shape.object_size
 local function is_object(t)
-    if type(t) ~= "table" then return false end
-    local mt = getmetatable(t)
-    return (mt == nil or mt == OBJECT_MT) and t[1] == nil
+    return object_size(t) ~= false
 end
 
 describe[check_params] = { kind = "accept", fn = function(t)
@@ -99,14 +98,10 @@ local accept_slot_list = fast.acceptor(check_slot_list)
 -- A day's entry, with the common case (a {from, to} slot) inline; any other key in a slot
 -- is left to the checker.
 describe[check_day_entry] = { kind = "accept", fn = function(e)
-    if type(e) ~= "table" then return false end
-    local mt = getmetatable(e)
-    if mt == ARRAY_MT or (mt == nil and e[1] ~= nil) then return accept_slot_list(e) end
-    if mt ~= nil and mt ~= OBJECT_MT then return false end
-    if type(e.from) ~= "string" or type(e.to) ~= "string" then return false end
-    local n = 0
-    for _ in next, e do n = n + 1 end
-    return n == 2
+    local n = object_size(e)
+    if n then return n == 2 and type(e.from) == "string" and type(e.to) == "string" end
+    -- not sent as an object: a list of slots, or unsure (accept_slot_list checks the form)
+    return accept_slot_list(e)
 end }
 local accept_day = fast.acceptor(check_day)
 

@@ -93,6 +93,25 @@ local function is_timezone(s)
     return true
 end
 
+-- `pred` with a memory of the strings it accepted: a body repeats the same webhook URL and
+-- time zone request after request, and the patterns cost thousands of instructions where a
+-- table read costs a few. Only acceptances are kept (a string is a value: the answer
+-- cannot change), at most MEMO_MAX at a time, forgotten all at once when full.
+local MEMO_MAX = 64
+local function remembered(pred)
+    local seen, n = {}, 0
+    return function(s)
+        if seen[s] then return true end
+        if not pred(s) then return false end
+        if n >= MEMO_MAX then seen, n = {}, 0 end
+        seen[s] = true
+        n = n + 1
+        return true
+    end
+end
+is_https_url = remembered(is_https_url)
+is_timezone = remembered(is_timezone)
+
 -- Checker builders -------------------------------------------------------------------------
 
 -- Records `desc` for `check` and returns `check`.

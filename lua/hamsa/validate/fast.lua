@@ -23,7 +23,8 @@ local type, next, pairs, ipairs = type, next, pairs, ipairs
 local format, find, concat = string.format, string.find, table.concat
 local load = loadstring or load -- luacheck: ignore loadstring (5.1: load takes no string)
 
-local json = require("hamsa.core").json
+local core = require "hamsa.core"
+local json, shape = core.json, core.shape
 local C = require "hamsa.validate.checks"
 local describe = C.describe
 
@@ -34,6 +35,7 @@ local BASE = {
     type = type, next = next, getmetatable = getmetatable, find = find, floor = math.floor,
     math_type = math.type, huge = math.huge, null = json.null,
     ARRAY_MT = json.array_mt, OBJECT_MT = json.object_mt, check_free = C.check_free,
+    object_size = shape.object_size, array_size = shape.array_size, string_array = shape.string_array,
 }
 local BASE_NAMES = {}
 for k in pairs(BASE) do BASE_NAMES[#BASE_NAMES + 1] = k end
@@ -122,24 +124,23 @@ gen = function(u, check, v)
     elseif kind == "accept" then
         emit("if not " .. u.const(d.fn) .. "(" .. v .. ") then return false end")
     elseif kind == "array" then
+        -- the form, the keys 1..n (and, for strings, the elements) in one C call
         local n, i, e = u.var("n"), u.var("i"), u.var("e")
-        emit("if type(" .. v .. ") ~= 'table' then return false end")
-        emit("do local mt = getmetatable(" .. v .. ")")
-        emit("if mt ~= nil and mt ~= ARRAY_MT then return false end end")
-        emit("local " .. n .. " = 0")
-        emit("for _ in next, " .. v .. " do " .. n .. " = " .. n .. " + 1 end")
+        local strings = describe[d.elem] and describe[d.elem].kind == "string"
+        emit("local " .. n .. " = " .. (strings and "string_array(" or "array_size(") .. v .. ")")
+        emit("if not " .. n .. " then return false end")
         if d.nonempty then emit("if " .. n .. " == 0 then return false end") end
-        emit("for " .. i .. " = 1, " .. n .. " do")
-        emit("local " .. e .. " = " .. v .. "[" .. i .. "]")
-        emit("if " .. e .. " == nil then return false end")
-        gen(u, d.elem, e)
-        emit("end")
+        if not strings then
+            emit("for " .. i .. " = 1, " .. n .. " do")
+            emit("local " .. e .. " = " .. v .. "[" .. i .. "]")
+            gen(u, d.elem, e)
+            emit("end")
+        end
     elseif kind == "object" then
-        local seen = u.var("seen")
-        emit("if type(" .. v .. ") ~= 'table' then return false end")
-        emit("do local mt = getmetatable(" .. v .. ")")
-        emit("if mt ~= nil and mt ~= OBJECT_MT then return false end end")
-        emit("if " .. v .. "[1] ~= nil then return false end")
+        local seen, n = u.var("seen"), u.var("n")
+        -- the form and the key count in one C call (core.shape)
+        emit("local " .. n .. " = object_size(" .. v .. ")")
+        emit("if not " .. n .. " then return false end")
         if next(d.fields) == nil and not d.required then
             -- any object (llmConfig): every key is unknown, one pass
             emit("for k, x in next, " .. v .. " do")
@@ -175,9 +176,6 @@ gen = function(u, check, v)
         end
         -- keys no rule names: any string key passes, a table under it only in the form
         -- the encoder sends unchanged (check_free, called as the checker calls it)
-        local n = u.var("n")
-        emit("local " .. n .. " = 0")
-        emit("for _ in next, " .. v .. " do " .. n .. " = " .. n .. " + 1 end")
         emit("if " .. n .. " ~= " .. seen .. " then")
         emit("for k, x in next, " .. v .. " do")
         emit("if " .. u.const(d.fields) .. "[k] == nil then")
