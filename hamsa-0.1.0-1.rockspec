@@ -92,6 +92,7 @@ build = {
         ["hamsa.validate.agent"] = "lua/hamsa/validate/agent.lua",
         ["hamsa.validate.checks"] = "lua/hamsa/validate/checks.lua",
         ["hamsa.validate.fast"] = "lua/hamsa/validate/fast.lua",
+        ["hamsa.validate.native"] = "lua/hamsa/validate/native.lua",
         ["hamsa.validate.queries"] = "lua/hamsa/validate/queries.lua",
         ["hamsa.validate.resources"] = "lua/hamsa/validate/resources.lua",
         ["hamsa.validate.v2"] = "lua/hamsa/validate/v2.lua",

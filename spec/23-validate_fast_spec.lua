@@ -34,13 +34,15 @@ end
 
 -- The checkers alone: every acceptor says "not sure".
 local old = load_validate(function()
-    return { acceptor = function() return function() return false end end }
+    local never = function() return function() return false end end
+    return { acceptor = never, lua_acceptor = never }
 end)
 
 -- The real thing, counting the bodies that its outermost acceptors let through alone.
 local accepted, depth = 0, 0
 local new = load_validate(function(real)
     return {
+        lua_acceptor = real.lua_acceptor,
         acceptor = function(check)
             local accept = real.acceptor(check)
             return function(v)
@@ -287,7 +289,10 @@ describe("hamsa.validate.fast", function()
             assert.is_true(new.validate[name](body), name)
             assert.equal(before + 1, accepted, name .. ": the checker had to run")
             local check = CHECKERS[name]
-            if check then assert.is_true(fast.acceptor(check)(body), name) end
+            if check then
+                assert.is_true(fast.acceptor(check)(body), name)
+                assert.is_true(fast.lua_acceptor(check)(body), name)
+            end
         end
     end)
 
@@ -321,9 +326,13 @@ describe("hamsa.validate.fast", function()
             end
             if want[2] ~= true then refused = refused + 1 end
             local check = CHECKERS[name]
-            if check and fast.acceptor(check)(body) then
-                local s, tail = check(body)
-                assert(s == nil, where .. ": accepted, yet the checker says " .. tostring(s) .. " " .. tostring(tail))
+            -- both acceptors, whichever this Lua uses: the C walker's and the Lua one
+            for _, accept in ipairs({ fast.acceptor, fast.lua_acceptor }) do
+                if check and accept(check)(body) then
+                    local s, tail = check(body)
+                    assert(s == nil, where .. ": accepted, yet the checker says " .. tostring(s) .. " "
+                        .. tostring(tail))
+                end
             end
         end
         print(("23-validate_fast: %d rounds, %d refused, %d through the acceptors alone"):format(rounds,

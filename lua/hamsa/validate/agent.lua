@@ -93,7 +93,7 @@ local function check_day_entry(e)
 end
 local check_day = array_of(check_day_entry)
 
-local accept_slot_list = fast.acceptor(check_slot_list)
+local accept_slot_list = fast.lua_acceptor(check_slot_list)
 
 -- A day's entry, with the common case (a {from, to} slot) inline; any other key in a slot
 -- is left to the checker.
@@ -103,7 +103,7 @@ describe[check_day_entry] = { kind = "accept", fn = function(e)
     -- not sent as an object: a list of slots, or unsure (accept_slot_list checks the form)
     return accept_slot_list(e)
 end }
-local accept_day = fast.acceptor(check_day)
+local accept_day = fast.lua_acceptor(check_day)
 
 local function check_free_slots(t)
     local bad = object_tail(t)
@@ -174,7 +174,7 @@ describe[check_free_slots] = { kind = "accept", fn = function(t)
 end }
 
 local SHAPE_TYPES = describe[check_shape_type].set
-local accept_strings = fast.acceptor(check_required_list)
+local accept_strings = fast.lua_acceptor(check_required_list)
 
 local function accept_shape(t, depth)
     if depth > MAX_SHAPE_DEPTH or not is_object(t) then return false end
@@ -210,6 +210,20 @@ local function check_outcome_shape(v)
 end
 
 describe[check_outcome_shape] = { kind = "accept", fn = function(v) return accept_shape(v, 1) end }
+
+-- The same custom checkers as structures, for the C walker (hamsa.validate.native).
+local structure = require("hamsa.validate.native").structure
+structure[check_params] = { kind = "map", value = { kind = "scalar" } }
+structure[check_day_entry] = { kind = "day_entry", slot = check_slot }
+structure[check_free_slots] = { kind = "map", keys = DAYS, value = check_day, null_ok = true }
+-- an outcome shape: null passes under any name, names no rule covers pass in the form the
+-- encoder sends unchanged, and `properties` maps each name to a shape (itself)
+local SHAPE = { kind = "object", nonnull = {} }
+SHAPE.fields = {
+    type = check_shape_type, description = check_string, required = check_required_list,
+    items = SHAPE, properties = { kind = "map", value = SHAPE },
+}
+structure[check_outcome_shape] = SHAPE
 
 -- Agent bodies -----------------------------------------------------------------------------
 
