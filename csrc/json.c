@@ -7,8 +7,8 @@
  * `nil, message` (encode) or `nil, message, byte_offset` (decode); only
  * misuse raises. Nothing here calls a metamethod: tables are read raw.
  *
- * Memory: output and scratch bytes live in plain Lua userdata (the GC owns
- * them), so a memory error raised mid-way cannot leak anything.
+ * Memory: output and scratch bytes live in a block owned by a userdata
+ * with a __gc (see Box), so a raise mid-way cannot leak anything.
  */
 #include <locale.h>
 #include <math.h>
@@ -160,61 +160,112 @@ static const unsigned char *scan_plain(const unsigned char *p,
 }
 
 /* ---------------------------------------------------------------------
- * Growable byte buffer kept in a userdata at a fixed stack slot.
- * Growing allocates a bigger userdata and drops the old one to the GC.
+ * Growable byte buffer. Its bytes come straight from the state's
+ * allocator (lua_getallocf), not from Lua userdata: growing a 1 MB output
+ * through userdata made and dropped 2 MB of garbage per encode, and the
+ * GC debt it ran up made the collector walk the value being encoded over
+ * and over. The block is owned by a small Box userdata with a __gc, kept
+ * on the stack while in use, so a raise at any point (memory error, a
+ * finalizer's error) leaves the block to that __gc: nothing leaks.
  */
+#define BOX_MT "hamsa.json.buf"
+
+typedef struct Box {
+    char *data;                 /* block from the state's allocator, or NULL */
+    size_t cap;
+    size_t hint;                /* size the last big output reached */
+} Box;
+
 typedef struct Buf {
     lua_State *L;
-    char *data;                 /* bytes of the userdata at `slot`, or NULL */
+    Box *box;
+    char *data;                 /* == box->data, cached */
     size_t len, cap;
-    int slot;                   /* stack index holding the userdata (or nil) */
+    int slot;                   /* stack index of the Box */
 } Buf;
 
-/* [-0, +1] Pushes the buffer cached in upvalue `uv` (or nil) as the
- * buffer's slot and clears the upvalue while we use it. Reusing it spares
- * the allocation (and later collection) of a fresh buffer plus its
- * regrowth on every call. Clearing the upvalue makes us reentrant: a __gc
- * finalizer run by one of our allocations may call encode/decode, and
- * then finds no cached buffer and makes its own instead of ours. */
+static void box_free(lua_State *L, Box *box)
+{
+    void *ud;
+    lua_Alloc f = lua_getallocf(L, &ud);
+    if (box->data)
+        f(ud, box->data, box->cap, 0);
+    box->data = NULL;
+    box->cap = 0;
+}
+
+/* __gc of a Box: a buffer dropped by a raise, or one a reentrant call
+ * replaced in the upvalue, or the cached one at lua_close. */
+static int box_gc(lua_State *L)
+{
+    Box *box = (Box *)lua_touserdata(L, 1);
+    if (box)
+        box_free(L, box);
+    return 0;
+}
+
+/* [-0, +1] Pushes the Box cached in upvalue `uv` (a new one when there is
+ * none) and clears the upvalue while we use it. Reusing it spares an
+ * allocation and the regrowth of the buffer on every call. Clearing the
+ * upvalue makes us reentrant: a __gc finalizer run by one of our Lua
+ * allocations may call encode/decode, and then finds no cached Box and
+ * makes its own instead of sharing ours. */
 static void buf_take(lua_State *L, Buf *b, int uv)
 {
-    lua_pushvalue(L, lua_upvalueindex(uv));
-    b->L = L;
-    b->slot = lua_gettop(L);
-    b->len = 0;
-    b->data = (char *)lua_touserdata(L, b->slot);
-    b->cap = b->data ? (size_t)lua_rawlen(L, b->slot) : 0;
-    if (b->data) {
+    Box *box = (Box *)lua_touserdata(L, lua_upvalueindex(uv));
+    if (box) {
+        lua_pushvalue(L, lua_upvalueindex(uv));
         lua_pushnil(L);
         lua_replace(L, lua_upvalueindex(uv));
+    } else {
+        box = (Box *)lua_newuserdatauv(L, sizeof *box, 0);
+        box->data = NULL;
+        box->cap = box->hint = 0;
+        luaL_setmetatable(L, BOX_MT);
     }
+    b->L = L;
+    b->slot = lua_gettop(L);
+    b->box = box;
+    b->data = box->data;
+    b->cap = box->cap;
+    b->len = 0;
 }
 
-/* [-0, +0] Puts the buffer back into upvalue `uv` unless it grew large. */
+/* [-0, +0] Puts the Box back into upvalue `uv`; a block that grew past
+ * BUF_RETAIN is freed, and its size kept as the first size of the next
+ * one (a caller encoding big values again spares the doublings). */
 static void buf_give(Buf *b, int uv)
 {
-    if (b->data && b->cap <= BUF_RETAIN) {
-        lua_pushvalue(b->L, b->slot);
-        lua_replace(b->L, lua_upvalueindex(uv));
+    Box *box = b->box;
+    if (box->cap > BUF_RETAIN) {
+        box->hint = b->len + b->len / 8;
+        box_free(b->L, box);
+    } else {
+        box->hint = 0;
     }
+    lua_pushvalue(b->L, b->slot);
+    lua_replace(b->L, lua_upvalueindex(uv));
 }
 
-/* Makes room for n more bytes. May raise a memory error: nothing leaks. */
+/* Makes room for n more bytes. Raises "not enough memory" when the
+ * allocator fails: the old block stays in the Box, freed by its __gc. */
 static void buf_grow(Buf *b, size_t n)
 {
-    size_t cap = b->cap ? b->cap : BUF_INIT;
+    Box *box = b->box;
+    size_t cap = b->cap ? b->cap : (box->hint > BUF_INIT ? box->hint : BUF_INIT);
+    void *ud;
+    lua_Alloc f = lua_getallocf(b->L, &ud);
     char *data;
     while (cap - b->len < n) {
         if (cap > ((size_t)-1) / 4)
             luaL_error(b->L, "json: buffer size overflow");
         cap *= 2;
     }
-    data = (char *)lua_newuserdatauv(b->L, cap, 0);
-    if (b->len)
-        memcpy(data, b->data, b->len);
-    lua_replace(b->L, b->slot);
-    b->data = data;
-    b->cap = cap;
+    data = (char *)f(ud, box->data, box->cap, cap);
+    if (data == NULL)
+        luaL_error(b->L, "not enough memory");
+    box->data = b->data = data;
+    box->cap = b->cap = cap;
 }
 
 #define buf_reserve(b, n) \
@@ -1242,6 +1293,11 @@ static int json_mark(lua_State *L)
 int hamsa_json_open(lua_State *L)
 {
     int amt, omt;
+    if (luaL_newmetatable(L, BOX_MT)) {         /* the buffers' __gc */
+        lua_pushcfunction(L, box_gc);
+        lua_setfield(L, -2, "__gc");
+    }
+    lua_pop(L, 1);
     lua_createtable(L, 0, 7);                   /* json */
     lua_newtable(L);
     amt = lua_gettop(L);
