@@ -44,6 +44,8 @@
 #define UV_OBJECT_MT 2          /* encode */
 #define UV_ENC_BUF 3            /* encode: cached buffer or nil */
 #define UV_DEC_BUF 2            /* decode: cached buffer or nil */
+#define UV_DEC_STRS 3           /* decode: the string cache's strings */
+#define UV_DEC_SEEN 4           /* decode: the string cache's index (Seen) */
 
 /* Byte classes shared by the encoder and the decoder: 0 = printable ASCII
  * that needs no escaping, 1 = '"', '\\' or a control byte (this includes
@@ -823,6 +825,7 @@ typedef struct Dec {
     const char *what;                   /* error, NULL while fine */
     const unsigned char *errpos;
     int found;                          /* message names the byte at errpos */
+    struct SeenSlot *seen;              /* the string cache (see dec_push_short) */
 } Dec;
 
 static int dec_fail(Dec *d, const unsigned char *at, const char *what)
@@ -974,14 +977,79 @@ static int dec_string_escaped(Dec *d, const unsigned char *start,
     return 0;
 }
 
+/* A cache of short strings recently pushed by decode, so that the keys
+ * of an object list, and its repeated short values, skip lua_pushlstring:
+ * hashing the bytes and finding the interned string was the biggest cost
+ * of decoding a list. Slot i (0-based) of the Seen userdata holds the
+ * bytes, as words, of the string at index i + 1 of the strings table (an
+ * upvalue, which keeps the string alive). Both change together with no
+ * allocation in between (a rawseti into an existing array slot), so a
+ * decode run by a finalizer in the middle of ours keeps them in step. */
+#define SEEN_SLOTS 256                  /* a power of 2 */
+#define SEEN_MAXLEN 32                  /* 4 words; longer ones rarely repeat */
+
+typedef struct SeenSlot {
+    uint64_t w[4];                      /* see seen_key */
+    size_t len;                         /* 0: empty slot */
+} SeenSlot;
+
+/* The n bytes at p (1 <= n <= SEEN_MAXLEN) as 4 words, which together
+ * with n determine them all: below 8 bytes, packed into w[0]; else the
+ * words at 0, 8 (n > 16), 16 (n > 24) and the last 8 bytes, overlapping
+ * the others. Comparing these spares a memcmp call. Returns the slot. */
+static unsigned seen_key(const unsigned char *p, size_t n, uint64_t w[4])
+{
+    uint64_t h;
+    w[1] = w[2] = w[3] = 0;
+    if (n < 8) {
+        size_t i;
+        w[0] = 0;
+        for (i = 0; i < n; i++)
+            w[0] = w[0] << 8 | p[i];
+    } else {
+        memcpy(&w[0], p, 8);
+        memcpy(&w[3], p + n - 8, 8);
+        if (n > 16)
+            memcpy(&w[1], p + 8, 8);
+        if (n > 24)
+            memcpy(&w[2], p + 16, 8);
+    }
+    h = (w[0] ^ (w[3] * 0x9E3779B97F4A7C15ULL) ^ w[1] ^ n) * 0xFF51AFD7ED558CCDULL;
+    return (unsigned)(h >> 56) & (SEEN_SLOTS - 1);
+}
+
+/* Pushes the n bytes at p as a string, from the cache when it holds
+ * them, else with lua_pushlstring (and then keeps the new string). */
+static void dec_push_short(lua_State *L, SeenSlot *seen,
+                           const unsigned char *p, size_t n)
+{
+    uint64_t w[4];
+    SeenSlot *e = &seen[seen_key(p, n, w)];
+    lua_Integer i = (lua_Integer)(e - seen) + 1;
+    if (e->len == n && e->w[0] == w[0] && e->w[3] == w[3]
+        && e->w[1] == w[1] && e->w[2] == w[2]) {
+        lua_rawgeti(L, lua_upvalueindex(UV_DEC_STRS), i);
+        return;
+    }
+    lua_pushlstring(L, (const char *)p, n);
+    lua_pushvalue(L, -1);
+    lua_rawseti(L, lua_upvalueindex(UV_DEC_STRS), i);
+    memcpy(e->w, w, sizeof w);
+    e->len = n;
+}
+
 /* String at p (the opening quote). Without escapes it is pushed straight
- * from the input, copied once. */
+ * from the input (or from the cache), copied at most once. */
 static int dec_string(Dec *d, const unsigned char *p)
 {
     const unsigned char *start = p + 1;
     p = scan_plain(start, d->end);
     if (*p == '"') {
-        lua_pushlstring(d->L, (const char *)start, (size_t)(p - start));
+        size_t n = (size_t)(p - start);
+        if (n - 1 < SEEN_MAXLEN)        /* 1..SEEN_MAXLEN */
+            dec_push_short(d->L, d->seen, start, n);
+        else
+            lua_pushlstring(d->L, (const char *)start, n);
         d->p = p + 1;
         return 0;
     }
@@ -1315,6 +1383,7 @@ static int json_decode(lua_State *L)
     d.start = d.p = (const unsigned char *)s;
     d.end = d.start + len;
     d.what = NULL;
+    d.seen = (struct SeenSlot *)lua_touserdata(L, lua_upvalueindex(UV_DEC_SEEN));
     if (dec_value(&d, 0) == 0) {
         const unsigned char *p = skip_ws(d.p);
         if (p != d.end)
@@ -1354,6 +1423,22 @@ static int json_mark(lua_State *L)
     return 1;
 }
 
+/* [-0, +2] Pushes the string cache of decode: its strings table (with
+ * room for every slot, so that storing one never allocates) and its
+ * index, all slots empty. */
+static void seen_new(lua_State *L)
+{
+    SeenSlot *seen;
+    int i;
+    lua_createtable(L, SEEN_SLOTS, 0);
+    for (i = 1; i <= SEEN_SLOTS; i++) {         /* fill the array part */
+        lua_pushboolean(L, 0);
+        lua_rawseti(L, -2, i);
+    }
+    seen = (SeenSlot *)lua_newuserdatauv(L, SEEN_SLOTS * sizeof *seen, 0);
+    memset(seen, 0, SEEN_SLOTS * sizeof *seen);
+}
+
 /* [-0, +0] Module table at -1: sets its field json. */
 int hamsa_json_open(lua_State *L)
 {
@@ -1377,7 +1462,8 @@ int hamsa_json_open(lua_State *L)
 
     lua_pushvalue(L, amt);
     lua_pushnil(L);
-    lua_pushcclosure(L, json_decode, 2);
+    seen_new(L);
+    lua_pushcclosure(L, json_decode, 4);
     lua_setfield(L, amt - 1, "decode");
 
     lua_pushvalue(L, amt);
