@@ -97,10 +97,11 @@ static size_t utf8_seq(const unsigned char *p)
 
 /* Nonzero when one of the 8 bytes in x is >= 0x80, < 0x20, '"' or '\\'
  * (classic SWAR tests; each may flag false positives only above a true
- * hit, so "any hit" is exact). */
+ * hit, so "any hit" and the lowest hit are exact). The usual "& ~v" of
+ * each test is left out: it only clears flags of bytes >= 0x80, which
+ * `x` itself flags anyway. */
 #define ONES 0x0101010101010101ULL
 #define HIGHS 0x8080808080808080ULL
-#define HAS_ZERO(v) (((v) - ONES) & ~(v) & HIGHS)
 /* Little-endian GCC/Clang: the lowest flagged byte is the first in memory. */
 #if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
 #define SCAN_CTZ 1
@@ -109,8 +110,8 @@ static size_t utf8_seq(const unsigned char *p)
 #endif
 static uint64_t word_special(uint64_t x)
 {
-    return (x & HIGHS) | ((x - 0x20 * ONES) & ~x & HIGHS)
-           | HAS_ZERO(x ^ (0x22 * ONES)) | HAS_ZERO(x ^ (0x5C * ONES));
+    return (x | (x - 0x20 * ONES) | ((x ^ (0x22 * ONES)) - ONES)
+            | ((x ^ (0x5C * ONES)) - ONES)) & HIGHS;
 }
 
 /* Nonzero when the 8 bytes in x (little-endian: the first in memory is
