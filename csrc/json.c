@@ -1021,37 +1021,49 @@ static int dec_string_escaped(Dec *d, const unsigned char *start,
  * upvalue, which keeps the string alive). Both change together with no
  * allocation in between (a rawseti into an existing array slot), so a
  * decode run by a finalizer in the middle of ours keeps them in step. */
-#define SEEN_SLOTS 256                  /* a power of 2 */
-#define SEEN_MAXLEN 32                  /* 4 words; longer ones rarely repeat */
+#define SEEN_SLOTS 512                  /* a power of 2 */
+#define SEEN_WORDS 5
+#define SEEN_MAXLEN 40                  /* Lua 5.4's short strings: interned */
 
 typedef struct SeenSlot {
-    uint64_t w[4];                      /* see seen_key */
+    uint64_t w[SEEN_WORDS];             /* see seen_key */
     size_t len;                         /* 0: empty slot */
 } SeenSlot;
 
-/* The n bytes at p (1 <= n <= SEEN_MAXLEN) as 4 words, which together
+/* The n bytes at p (1 <= n <= SEEN_MAXLEN) as SEEN_WORDS words, which
  * with n determine them all: below 8 bytes, packed into w[0]; else the
- * words at 0, 8 (n > 16), 16 (n > 24) and the last 8 bytes, overlapping
- * the others. Comparing these spares a memcmp call. Returns the slot. */
-static unsigned seen_key(const unsigned char *p, size_t n, uint64_t w[4])
+ * words at 0, 8, 16, 24 that end before the last 8 bytes, and those last
+ * 8 bytes (overlapping). Comparing these spares a memcmp call. Returns
+ * a hash: its top bits and the bits below them give the two slots where
+ * the string may be (with one slot per string, the ~10% of a list's
+ * strings that share a slot with another pushed each other out on every
+ * element). */
+static uint64_t seen_key(const unsigned char *p, size_t n, uint64_t w[SEEN_WORDS])
 {
     uint64_t h;
-    w[1] = w[2] = w[3] = 0;
+    size_t k;
+    for (k = 0; k < SEEN_WORDS; k++)
+        w[k] = 0;
     if (n < 8) {
-        size_t i;
-        w[0] = 0;
-        for (i = 0; i < n; i++)
-            w[0] = w[0] << 8 | p[i];
+        for (k = 0; k < n; k++)
+            w[0] = w[0] << 8 | p[k];
     } else {
-        memcpy(&w[0], p, 8);
-        memcpy(&w[3], p + n - 8, 8);
-        if (n > 16)
-            memcpy(&w[1], p + 8, 8);
-        if (n > 24)
-            memcpy(&w[2], p + 16, 8);
+        memcpy(&w[SEEN_WORDS - 1], p + n - 8, 8);
+        for (k = 0; 8 * k + 8 < n; k++)
+            memcpy(&w[k], p + 8 * k, 8);
     }
-    h = (w[0] ^ (w[3] * 0x9E3779B97F4A7C15ULL) ^ w[1] ^ n) * 0xFF51AFD7ED558CCDULL;
-    return (unsigned)(h >> 56) & (SEEN_SLOTS - 1);
+    h = (w[0] ^ (w[SEEN_WORDS - 1] * 0x9E3779B97F4A7C15ULL) ^ w[1] ^ n)
+        * 0xFF51AFD7ED558CCDULL;
+    return h;
+}
+
+#define SEEN_SLOT_A(h) ((unsigned)((h) >> 50) & (SEEN_SLOTS - 1))
+#define SEEN_SLOT_B(h) ((unsigned)((h) >> 36) & (SEEN_SLOTS - 1))
+
+static int seen_match(const SeenSlot *e, const uint64_t w[SEEN_WORDS], size_t n)
+{
+    return e->len == n && e->w[0] == w[0] && e->w[4] == w[4] && e->w[1] == w[1]
+           && e->w[2] == w[2] && e->w[3] == w[3];
 }
 
 /* Pushes the n bytes at p as a string, from the cache when it holds
@@ -1059,19 +1071,25 @@ static unsigned seen_key(const unsigned char *p, size_t n, uint64_t w[4])
 static void dec_push_short(lua_State *L, SeenSlot *seen,
                            const unsigned char *p, size_t n)
 {
-    uint64_t w[4];
-    SeenSlot *e = &seen[seen_key(p, n, w)];
-    lua_Integer i = (lua_Integer)(e - seen) + 1;
-    if (e->len == n && e->w[0] == w[0] && e->w[3] == w[3]
-        && e->w[1] == w[1] && e->w[2] == w[2]) {
-        lua_rawgeti(L, lua_upvalueindex(UV_DEC_STRS), i);
-        return;
+    uint64_t w[SEEN_WORDS], h = seen_key(p, n, w);
+    SeenSlot *e = &seen[SEEN_SLOT_A(h)];
+    if (!seen_match(e, w, n)) {
+        SeenSlot *b = &seen[SEEN_SLOT_B(h)];
+        if (seen_match(b, w, n)) {
+            e = b;
+        } else {
+            /* a miss: into the first slot when free, else the second */
+            if (e->len != 0)
+                e = b;
+            lua_pushlstring(L, (const char *)p, n);
+            lua_pushvalue(L, -1);
+            lua_rawseti(L, lua_upvalueindex(UV_DEC_STRS), (lua_Integer)(e - seen) + 1);
+            memcpy(e->w, w, sizeof w);
+            e->len = n;
+            return;
+        }
     }
-    lua_pushlstring(L, (const char *)p, n);
-    lua_pushvalue(L, -1);
-    lua_rawseti(L, lua_upvalueindex(UV_DEC_STRS), i);
-    memcpy(e->w, w, sizeof w);
-    e->len = n;
+    lua_rawgeti(L, lua_upvalueindex(UV_DEC_STRS), (lua_Integer)(e - seen) + 1);
 }
 
 /* String at p (the opening quote). Without escapes it is pushed straight
