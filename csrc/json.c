@@ -43,6 +43,8 @@
 #define UV_ARRAY_MT 1           /* encode, decode */
 #define UV_OBJECT_MT 2          /* encode */
 #define UV_ENC_BUF 3            /* encode: cached buffer or nil */
+#define UV_ENC_STRS 4           /* encode: the plain-string cache's strings */
+#define UV_ENC_PLAIN 5          /* encode: its index (PlainSlot[]) */
 #define UV_DEC_BUF 2            /* decode: cached buffer or nil */
 #define UV_DEC_STRS 3           /* decode: the string cache's strings */
 #define UV_DEC_SEEN 4           /* decode: the string cache's index (Seen) */
@@ -324,6 +326,7 @@ typedef struct Enc {
     lua_State *L;
     Buf b;
     int max_depth;              /* JSON_MAX_DEPTH, or the caller's lower limit */
+    struct PlainSlot *plain;    /* see enc_string_at */
     char msg[256];              /* the error message, once failed */
 } Enc;
 
@@ -507,6 +510,60 @@ static int enc_string(Buf *b, const char *s, size_t len)
     }
     *w++ = '"';
     b->len = (size_t)(w - b->data);
+    return 0;
+}
+
+/* A cache of the short strings encode met that need no escaping, by the
+ * address of their bytes: keys come back in every object of a list, and
+ * again on the next call, and a hit is one copy, with no scan. Slot i
+ * (0-based) holds the address of the string at index i + 1 of the strings
+ * table (an upvalue), which keeps that string alive: no other string can
+ * have its address while it is cached. Slot and table change together
+ * with no allocation in between (a rawseti into an existing array slot),
+ * so an encode run by a finalizer in the middle of ours keeps them in
+ * step. Each string may sit in either of two slots (see dec_push_short). */
+#define PLAIN_SLOTS 512                 /* a power of 2 */
+#define PLAIN_MAXLEN 40
+
+typedef struct PlainSlot {
+    const char *s;                      /* NULL: empty slot */
+    size_t len;
+} PlainSlot;
+
+/* The string at stack index idx, whose bytes are s[0..len), as a JSON
+ * string: from the cache when it is there, else through enc_string (and
+ * then cached when it needed no escape). -1 on invalid UTF-8. */
+static int enc_string_at(Enc *e, int idx, const char *s, size_t len)
+{
+    uint64_t h = (uint64_t)(uintptr_t)s * 0x9E3779B97F4A7C15ULL;
+    PlainSlot *a, *c;
+    size_t before;
+    if (len - 1 >= PLAIN_MAXLEN)        /* empty or long */
+        return enc_string(&e->b, s, len);
+    a = &e->plain[(unsigned)(h >> 50) & (PLAIN_SLOTS - 1)];
+    c = &e->plain[(unsigned)(h >> 36) & (PLAIN_SLOTS - 1)];
+    if ((a->s == s && a->len == len) || ((a = c)->s == s && c->len == len)) {
+        char *w;
+        buf_reserve(&e->b, len + 2);
+        w = e->b.data + e->b.len;
+        w[0] = '"';
+        memcpy(w + 1, s, len);
+        w[len + 1] = '"';
+        e->b.len += len + 2;
+        return 0;
+    }
+    before = e->b.len;
+    if (enc_string(&e->b, s, len) < 0)
+        return -1;
+    if (e->b.len - before != len + 2)   /* it had escapes */
+        return 0;
+    a = &e->plain[(unsigned)(h >> 50) & (PLAIN_SLOTS - 1)];
+    if (a->s != NULL)                   /* first slot taken: the second */
+        a = c;
+    lua_pushvalue(e->L, idx);
+    lua_rawseti(e->L, lua_upvalueindex(UV_ENC_STRS), (int)(a - e->plain) + 1);
+    a->s = s;
+    a->len = len;
     return 0;
 }
 
@@ -716,7 +773,7 @@ static int enc_object(Enc *e, int idx, Frame *f, int depth, int kind)
         if (!first)
             buf_putc(&e->b, ',');
         first = 0;
-        if (enc_string(&e->b, k, klen) < 0)
+        if (enc_string_at(e, top - 1, k, klen) < 0)
             return enc_fail(e, f->parent, "cannot encode object key with invalid UTF-8");
         buf_putc(&e->b, ':');
         f->keyslot = top - 1;
@@ -786,7 +843,7 @@ static int enc_value(Enc *e, int idx, const Frame *parent, int depth)
     case LUA_TSTRING: {
         size_t len;
         const char *s = lua_tolstring(L, idx, &len);
-        if (enc_string(&e->b, s, len) < 0)
+        if (enc_string_at(e, idx, s, len) < 0)
             return enc_fail(e, parent, "cannot encode string with invalid UTF-8");
         return 0;
     }
@@ -834,6 +891,7 @@ static int json_encode(lua_State *L)
     lua_settop(L, 1);
     e.L = L;
     e.max_depth = max_depth < JSON_MAX_DEPTH ? (int)max_depth : JSON_MAX_DEPTH;
+    e.plain = (PlainSlot *)lua_touserdata(L, lua_upvalueindex(UV_ENC_PLAIN));
     buf_take(L, &e.b, UV_ENC_BUF);     /* slot 2 */
     if (enc_value(&e, 1, NULL, 0) < 0) {
         buf_give(&e.b, UV_ENC_BUF);
@@ -1477,20 +1535,18 @@ static int json_mark(lua_State *L)
     return 1;
 }
 
-/* [-0, +2] Pushes the string cache of decode: its strings table (with
- * room for every slot, so that storing one never allocates) and its
- * index, all slots empty. */
-static void seen_new(lua_State *L)
+/* [-0, +2] Pushes a string cache (of decode or encode): its strings
+ * table, with room for every slot so that storing one never allocates,
+ * and its index, `size` bytes of zeros: all slots empty. */
+static void cache_new(lua_State *L, int slots, size_t size)
 {
-    SeenSlot *seen;
     int i;
-    lua_createtable(L, SEEN_SLOTS, 0);
-    for (i = 1; i <= SEEN_SLOTS; i++) {         /* fill the array part */
+    lua_createtable(L, slots, 0);
+    for (i = 1; i <= slots; i++) {              /* fill the array part */
         lua_pushboolean(L, 0);
         lua_rawseti(L, -2, i);
     }
-    seen = (SeenSlot *)lua_newuserdatauv(L, SEEN_SLOTS * sizeof *seen, 0);
-    memset(seen, 0, SEEN_SLOTS * sizeof *seen);
+    memset(lua_newuserdatauv(L, size, 0), 0, size);
 }
 
 /* [-0, +0] Module table at -1: sets its field json. */
@@ -1511,12 +1567,13 @@ int hamsa_json_open(lua_State *L)
     lua_pushvalue(L, amt);
     lua_pushvalue(L, omt);
     lua_pushnil(L);                             /* no cached buffer yet */
-    lua_pushcclosure(L, json_encode, 3);
+    cache_new(L, PLAIN_SLOTS, PLAIN_SLOTS * sizeof(PlainSlot));
+    lua_pushcclosure(L, json_encode, 5);
     lua_setfield(L, amt - 1, "encode");
 
     lua_pushvalue(L, amt);
     lua_pushnil(L);
-    seen_new(L);
+    cache_new(L, SEEN_SLOTS, SEEN_SLOTS * sizeof(SeenSlot));
     lua_pushcclosure(L, json_decode, 4);
     lua_setfield(L, amt - 1, "decode");
 
