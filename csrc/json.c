@@ -530,41 +530,77 @@ typedef struct PlainSlot {
     size_t len;
 } PlainSlot;
 
-/* The string at stack index idx, whose bytes are s[0..len), as a JSON
- * string: from the cache when it is there, else through enc_string (and
- * then cached when it needed no escape). -1 on invalid UTF-8. */
-static int enc_string_at(Enc *e, int idx, const char *s, size_t len)
+/* Appends the len bytes at s (1 <= len <= PLAIN_MAXLEN, no escapes) in
+ * quotes: a few overlapping loads and stores, no memcpy call, and no
+ * read outside s[0..len). */
+static void put_quoted_short(Buf *b, const char *s, size_t len)
 {
-    uint64_t h = (uint64_t)(uintptr_t)s * 0x9E3779B97F4A7C15ULL;
-    PlainSlot *a, *c;
-    size_t before;
-    if (len - 1 >= PLAIN_MAXLEN)        /* empty or long */
-        return enc_string(&e->b, s, len);
-    a = &e->plain[(unsigned)(h >> 50) & (PLAIN_SLOTS - 1)];
-    c = &e->plain[(unsigned)(h >> 36) & (PLAIN_SLOTS - 1)];
-    if ((a->s == s && a->len == len) || ((a = c)->s == s && c->len == len)) {
-        char *w;
-        buf_reserve(&e->b, len + 2);
-        w = e->b.data + e->b.len;
-        w[0] = '"';
-        memcpy(w + 1, s, len);
-        w[len + 1] = '"';
-        e->b.len += len + 2;
-        return 0;
+    char *w;
+    buf_reserve(b, len + 2);
+    w = b->data + b->len;
+    w[0] = '"';
+    if (len >= 8) {
+        uint64_t x;
+        size_t k;
+        for (k = 0; k + 8 < len; k += 8) {
+            memcpy(&x, s + k, 8);
+            memcpy(w + 1 + k, &x, 8);
+        }
+        memcpy(&x, s + len - 8, 8);
+        memcpy(w + 1 + len - 8, &x, 8);
+    } else if (len >= 4) {
+        uint32_t x;
+        memcpy(&x, s, 4);
+        memcpy(w + 1, &x, 4);
+        memcpy(&x, s + len - 4, 4);
+        memcpy(w + 1 + len - 4, &x, 4);
+    } else {                            /* 0, len/2 and len-1 cover 1..3 */
+        w[1] = s[0];
+        w[1 + len / 2] = s[len / 2];
+        w[len] = s[len - 1];
     }
-    before = e->b.len;
+    w[len + 1] = '"';
+    b->len += len + 2;
+}
+
+#define PLAIN_HASH(s) ((uint64_t)(uintptr_t)(s) * 0x9E3779B97F4A7C15ULL)
+#define PLAIN_SLOT_A(h) ((unsigned)((h) >> 50) & (PLAIN_SLOTS - 1))
+#define PLAIN_SLOT_B(h) ((unsigned)((h) >> 36) & (PLAIN_SLOTS - 1))
+
+/* enc_string_at when the string is not cached: through enc_string, and
+ * then cached when it needed no escape. */
+static NOINLINE int enc_string_miss(Enc *e, int idx, const char *s, size_t len)
+{
+    uint64_t h = PLAIN_HASH(s);
+    PlainSlot *a = &e->plain[PLAIN_SLOT_A(h)];
+    size_t before = e->b.len;
     if (enc_string(&e->b, s, len) < 0)
         return -1;
-    if (e->b.len - before != len + 2)   /* it had escapes */
-        return 0;
-    a = &e->plain[(unsigned)(h >> 50) & (PLAIN_SLOTS - 1)];
+    if (len - 1 >= PLAIN_MAXLEN || e->b.len - before != len + 2)
+        return 0;                       /* long or empty, or had escapes */
     if (a->s != NULL)                   /* first slot taken: the second */
-        a = c;
+        a = &e->plain[PLAIN_SLOT_B(h)];
     lua_pushvalue(e->L, idx);
     lua_rawseti(e->L, lua_upvalueindex(UV_ENC_STRS), (int)(a - e->plain) + 1);
     a->s = s;
     a->len = len;
     return 0;
+}
+
+/* The string at stack index idx, whose bytes are s[0..len), as a JSON
+ * string: from the cache when it is there (the same address is the same
+ * live string, so the same bytes), else through enc_string_miss. -1 on
+ * invalid UTF-8. Inlined: the hit is the common case. */
+static int enc_string_at(Enc *e, int idx, const char *s, size_t len)
+{
+    if (len - 1 < PLAIN_MAXLEN) {
+        uint64_t h = PLAIN_HASH(s);
+        if (e->plain[PLAIN_SLOT_A(h)].s == s || e->plain[PLAIN_SLOT_B(h)].s == s) {
+            put_quoted_short(&e->b, s, len);
+            return 0;
+        }
+    }
+    return enc_string_miss(e, idx, s, len);
 }
 
 static void enc_integer(Buf *b, long long v)
@@ -670,7 +706,6 @@ static NOINLINE int enc_double(Enc *e, double d, const Frame *where)
     return 0;
 }
 
-static int enc_value(Enc *e, int idx, const Frame *parent, int depth);
 
 /* "cannot encode <type of the value at idx>" */
 static NOINLINE int enc_typeerror(Enc *e, int idx, const Frame *where)
@@ -696,6 +731,62 @@ static NOINLINE int enc_keyerror(Enc *e, const Frame *where, int kind)
     snprintf(what, sizeof what, "cannot encode %s key (JSON keys must be strings)",
              lua_typename(L, t));
     return enc_fail(e, where, what);
+}
+
+/* Values other than strings and tables: numbers, booleans, null, and
+ * the type errors. Out of line: enc_value, inlined in the loops, stays
+ * small. */
+static NOINLINE int enc_other(Enc *e, int idx, int type, const Frame *parent)
+{
+    lua_State *L = e->L;
+    switch (type) {
+    case LUA_TNUMBER:
+#if HAMSA_HAS_INTEGERS
+        if (lua_isinteger(L, idx)) {
+            enc_integer(&e->b, (long long)lua_tointeger(L, idx));
+            return 0;
+        }
+#endif
+        return enc_double(e, (double)lua_tonumber(L, idx), parent);
+    case LUA_TBOOLEAN:
+        if (lua_toboolean(L, idx))
+            buf_put(&e->b, "true", 4);
+        else
+            buf_put(&e->b, "false", 5);
+        return 0;
+    case LUA_TLIGHTUSERDATA:
+        if (lua_touserdata(L, idx) != NULL)     /* NULL is json.null */
+            break;
+        buf_put(&e->b, "null", 4);
+        return 0;
+    case LUA_TNIL:
+        buf_put(&e->b, "null", 4);
+        return 0;
+    default:
+        break;
+    }
+    return enc_typeerror(e, idx, parent);
+}
+
+static NOINLINE int enc_table(Enc *e, int idx, const Frame *parent, int depth);
+
+/* The value at idx, the current element of `parent` (NULL at the top).
+ * Inlined into the loops of enc_array and enc_object: a call per string
+ * was a good part of the cost; the recursion goes through enc_table. */
+static int enc_value(Enc *e, int idx, const Frame *parent, int depth)
+{
+    lua_State *L = e->L;
+    int type = lua_type(L, idx);
+    if (type == LUA_TSTRING) {
+        size_t len;
+        const char *s = lua_tolstring(L, idx, &len);
+        if (enc_string_at(e, idx, s, len) < 0)
+            return enc_fail(e, parent, "cannot encode string with invalid UTF-8");
+        return 0;
+    }
+    if (type == LUA_TTABLE)
+        return enc_table(e, idx, parent, depth + 1);
+    return enc_other(e, idx, type, parent);
 }
 
 /* Table at idx whose first key/value are at -2/-1: checks that the keys
@@ -796,7 +887,7 @@ static NOINLINE int enc_depth_fail(Enc *e, const Frame *where)
 /* The table at idx, found as the current element of `parent`. Marked
  * tables go straight to their form; unmarked ones are arrays when their
  * keys are exactly 1..n, objects when all keys are strings, `{}` empty. */
-static int enc_table(Enc *e, int idx, const Frame *parent, int depth)
+static NOINLINE int enc_table(Enc *e, int idx, const Frame *parent, int depth)
 {
     lua_State *L = e->L;
     const Frame *a;
@@ -833,48 +924,6 @@ static int enc_table(Enc *e, int idx, const Frame *parent, int depth)
         lua_Integer n = enc_arraylen(e, idx, parent);
         return n < 0 ? -1 : enc_array(e, idx, &f, n, depth);
     }
-}
-
-/* The value at idx, the current element of `parent` (NULL at the top). */
-static int enc_value(Enc *e, int idx, const Frame *parent, int depth)
-{
-    lua_State *L = e->L;
-    switch (lua_type(L, idx)) {
-    case LUA_TSTRING: {
-        size_t len;
-        const char *s = lua_tolstring(L, idx, &len);
-        if (enc_string_at(e, idx, s, len) < 0)
-            return enc_fail(e, parent, "cannot encode string with invalid UTF-8");
-        return 0;
-    }
-    case LUA_TNUMBER:
-#if HAMSA_HAS_INTEGERS
-        if (lua_isinteger(L, idx)) {
-            enc_integer(&e->b, (long long)lua_tointeger(L, idx));
-            return 0;
-        }
-#endif
-        return enc_double(e, (double)lua_tonumber(L, idx), parent);
-    case LUA_TTABLE:
-        return enc_table(e, idx, parent, depth + 1);
-    case LUA_TBOOLEAN:
-        if (lua_toboolean(L, idx))
-            buf_put(&e->b, "true", 4);
-        else
-            buf_put(&e->b, "false", 5);
-        return 0;
-    case LUA_TLIGHTUSERDATA:
-        if (lua_touserdata(L, idx) != NULL)     /* NULL is json.null */
-            break;
-        buf_put(&e->b, "null", 4);
-        return 0;
-    case LUA_TNIL:
-        buf_put(&e->b, "null", 4);
-        return 0;
-    default:
-        break;
-    }
-    return enc_typeerror(e, idx, parent);
 }
 
 /* json.encode(v [, max_depth]) -> string | nil, message
