@@ -989,6 +989,8 @@ static int dec_expect(Dec *d, const unsigned char *at, const char *what)
 
 static const unsigned char *skip_ws(const unsigned char *p)
 {
+    if (*p > ' ')                       /* compact JSON: no whitespace */
+        return p;
     while (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t')
         p++;
     return p;
@@ -1148,16 +1150,28 @@ typedef struct SeenSlot {
 static uint64_t seen_key(const unsigned char *p, size_t n, uint64_t w[SEEN_WORDS])
 {
     uint64_t h;
-    size_t k;
-    for (k = 0; k < SEEN_WORDS; k++)
-        w[k] = 0;
-    if (n < 8) {
-        for (k = 0; k < n; k++)
-            w[0] = w[0] << 8 | p[k];
+    if (n >= 8) {
+        memcpy(&w[0], p, 8);
+        memcpy(&w[4], p + n - 8, 8);
+        w[1] = w[2] = w[3] = 0;
+        if (n > 16)
+            memcpy(&w[1], p + 8, 8);
+        if (n > 24)
+            memcpy(&w[2], p + 16, 8);
+        if (n > 32)
+            memcpy(&w[3], p + 24, 8);
     } else {
-        memcpy(&w[SEEN_WORDS - 1], p + n - 8, 8);
-        for (k = 0; 8 * k + 8 < n; k++)
-            memcpy(&w[k], p + 8 * k, 8);
+        /* the first and last 4 bytes (they overlap below 8), or for 1-3
+         * bytes those at 0, n/2 and n-1: all of them either way */
+        uint32_t lo = 0, hi = 0;
+        if (n >= 4) {
+            memcpy(&lo, p, 4);
+            memcpy(&hi, p + n - 4, 4);
+        } else {
+            lo = (uint32_t)p[0] | (uint32_t)p[n / 2] << 8 | (uint32_t)p[n - 1] << 16;
+        }
+        w[0] = (uint64_t)hi << 32 | lo;
+        w[1] = w[2] = w[3] = w[4] = 0;
     }
     h = (w[0] ^ (w[SEEN_WORDS - 1] * 0x9E3779B97F4A7C15ULL) ^ w[1] ^ n)
         * 0xFF51AFD7ED558CCDULL;
