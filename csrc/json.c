@@ -1233,11 +1233,49 @@ static int dec_string(Dec *d, const unsigned char *p)
     return dec_string_fail(d, p);
 }
 
+/* Fast path of dec_float for plain decimals without exponent and with at
+ * most 15 digits (0.45, -12.5): their digits m and 10^k (k decimals) are
+ * exact doubles and IEEE division rounds correctly, so m / 10^k is the
+ * very double strtod returns (the mirror of enc_decimal). Returns 0 when
+ * the text is not such a number. */
+static int dec_short_decimal(const unsigned char *s, size_t n, lua_Number *out)
+{
+    static const double p10[] = { 1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7,
+                                  1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15 };
+    const unsigned char *p = s, *end = s + n;
+    uint64_t m = 0;
+    int digits = 0, frac = -1, neg = 0;
+    double x;
+    if (*p == '-') {
+        neg = 1;
+        p++;
+    }
+    for (; p < end; p++) {
+        if (*p >= '0' && *p <= '9') {
+            m = m * 10 + (unsigned)(*p - '0');
+            digits++;
+            if (frac >= 0)
+                frac++;
+        } else if (*p == '.') {
+            frac = 0;                   /* the text is valid: one '.' */
+        } else {
+            return 0;                   /* an exponent */
+        }
+    }
+    if (digits > 15)
+        return 0;
+    x = (double)m / p10[frac < 0 ? 0 : frac];
+    *out = (lua_Number)(neg ? -x : x);
+    return 1;
+}
+
 /* Decimal text [s, s+n) known to be a valid JSON number -> double, with
  * '.' as the decimal point whatever the C locale says. */
 static int dec_float(Dec *d, const unsigned char *s, size_t n, lua_Number *out)
 {
     char tmp[64], *z = tmp, *endp, *dot;
+    if (dec_short_decimal(s, n, out))
+        return 0;
     if (n >= sizeof tmp) {
         d->b.len = 0;
         buf_reserve(&d->b, n + 1);
