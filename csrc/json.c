@@ -39,6 +39,14 @@
 #define NOINLINE
 #endif
 
+/* The few hot helpers of the encoder's loops that GCC would otherwise
+ * keep out of line (each call saved and restored registers). */
+#if defined(__GNUC__)
+#define HOT_INLINE __inline__ __attribute__((always_inline))
+#else
+#define HOT_INLINE
+#endif
+
 /* Upvalues of the closures (see hamsa_json_open). */
 #define UV_ARRAY_MT 1           /* encode, decode */
 #define UV_OBJECT_MT 2          /* encode */
@@ -533,7 +541,7 @@ typedef struct PlainSlot {
 /* Appends the len bytes at s (1 <= len <= PLAIN_MAXLEN, no escapes) in
  * quotes: a few overlapping loads and stores, no memcpy call, and no
  * read outside s[0..len). */
-static void put_quoted_short(Buf *b, const char *s, size_t len)
+static HOT_INLINE void put_quoted_short(Buf *b, const char *s, size_t len)
 {
     char *w;
     buf_reserve(b, len + 2);
@@ -591,7 +599,7 @@ static NOINLINE int enc_string_miss(Enc *e, int idx, const char *s, size_t len)
  * string: from the cache when it is there (the same address is the same
  * live string, so the same bytes), else through enc_string_miss. -1 on
  * invalid UTF-8. Inlined: the hit is the common case. */
-static int enc_string_at(Enc *e, int idx, const char *s, size_t len)
+static HOT_INLINE int enc_string_at(Enc *e, int idx, const char *s, size_t len)
 {
     if (len - 1 < PLAIN_MAXLEN) {
         uint64_t h = PLAIN_HASH(s);
@@ -773,7 +781,7 @@ static NOINLINE int enc_table(Enc *e, int idx, const Frame *parent, int depth);
 /* The value at idx, the current element of `parent` (NULL at the top).
  * Inlined into the loops of enc_array and enc_object: a call per string
  * was a good part of the cost; the recursion goes through enc_table. */
-static int enc_value(Enc *e, int idx, const Frame *parent, int depth)
+static HOT_INLINE int enc_value(Enc *e, int idx, const Frame *parent, int depth)
 {
     lua_State *L = e->L;
     int type = lua_type(L, idx);
