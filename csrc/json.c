@@ -303,6 +303,13 @@ static void buf_grow(Buf *b, size_t n)
         luaL_error(b->L, "not enough memory");
     box->data = b->data = data;
     box->cap = b->cap = cap;
+    /* The collector does not see this block. For a big one, give it a
+     * step, as an allocation of that size through Lua would have: it
+     * keeps pace with the output, and finalizers get their usual chance
+     * to run in the middle of a big encode or decode (Lua 5.1 and 5.2
+     * check the GC before the final lua_pushlstring, not after). */
+    if (cap > BUF_RETAIN)
+        lua_gc(b->L, LUA_GCSTEP, 0);
 }
 
 #define buf_reserve(b, n) \
