@@ -891,6 +891,8 @@ static int enc_object(Enc *e, int idx, Frame *f, int depth, int kind)
     return 0;
 }
 
+#define ENC_STACK_LEVELS 8
+
 /* "cannot encode: nesting too deep (limit N)" */
 static NOINLINE int enc_depth_fail(Enc *e, const Frame *where)
 {
@@ -917,7 +919,9 @@ static NOINLINE int enc_table(Enc *e, int idx, const Frame *parent, int depth)
     for (a = parent; a; a = a->parent)  /* cheap: payloads are shallow */
         if (a->table == f.table)
             return enc_fail(e, parent, "cannot encode cycle (table contains itself)");
-    if (!lua_checkstack(L, 4))
+    /* Each level keeps at most 2 slots (key and value) plus 2 in passing;
+     * room for ENC_STACK_LEVELS levels at once spares a call per table. */
+    if (depth % ENC_STACK_LEVELS == 1 && !lua_checkstack(L, 2 * ENC_STACK_LEVELS + 4))
         return enc_fail(e, parent, "cannot encode: out of Lua stack");
     if (lua_getmetatable(L, idx)) {
         if (lua_rawequal(L, -1, lua_upvalueindex(UV_ARRAY_MT)))
