@@ -51,11 +51,9 @@
 #define UV_ARRAY_MT 1           /* encode, decode */
 #define UV_OBJECT_MT 2          /* encode */
 #define UV_ENC_BUF 3            /* encode: cached buffer or nil */
-#define UV_ENC_STRS 4           /* encode: the plain-string cache's strings */
-#define UV_ENC_PLAIN 5          /* encode: its index (PlainSlot[]) */
+#define UV_ENC_PLAIN 4          /* encode: the plain-string cache (PlainCache) */
 #define UV_DEC_BUF 2            /* decode: cached buffer or nil */
-#define UV_DEC_STRS 3           /* decode: the string cache's strings */
-#define UV_DEC_SEEN 4           /* decode: the string cache's index (Seen) */
+#define UV_DEC_STRS 3           /* decode: the string cache (see seen_take) or nil */
 
 /* Byte classes shared by the encoder and the decoder: 0 = printable ASCII
  * that needs no escaping, 1 = '"', '\\' or a control byte (this includes
@@ -219,6 +217,7 @@ typedef struct Buf {
     char *data;                 /* == box->data, cached */
     size_t len, cap;
     int slot;                   /* stack index of the Box */
+    uint64_t *epoch, *counter;  /* encode: see enc_string_at; else NULL */
 } Buf;
 
 static void box_free(lua_State *L, Box *box)
@@ -261,6 +260,7 @@ static void buf_take(lua_State *L, Buf *b, int uv)
         luaL_setmetatable(L, BOX_MT);
     }
     b->L = L;
+    b->epoch = b->counter = NULL;
     b->slot = lua_gettop(L);
     b->box = box;
     b->data = box->data;
@@ -308,8 +308,11 @@ static void buf_grow(Buf *b, size_t n)
      * keeps pace with the output, and finalizers get their usual chance
      * to run in the middle of a big encode or decode (Lua 5.1 and 5.2
      * check the GC before the final lua_pushlstring, not after). */
-    if (cap > BUF_RETAIN)
+    if (cap > BUF_RETAIN) {
         lua_gc(b->L, LUA_GCSTEP, 0);
+        if (b->epoch)                   /* strings may have died: forget */
+            *b->epoch = ++*b->counter;
+    }
 }
 
 #define buf_reserve(b, n) \
@@ -342,6 +345,7 @@ typedef struct Enc {
     Buf b;
     int max_depth;              /* JSON_MAX_DEPTH, or the caller's lower limit */
     struct PlainSlot *plain;    /* see enc_string_at */
+    uint64_t epoch;
     char msg[256];              /* the error message, once failed */
 } Enc;
 
@@ -528,22 +532,33 @@ static int enc_string(Buf *b, const char *s, size_t len)
     return 0;
 }
 
-/* A cache of the short strings encode met that need no escaping, by the
- * address of their bytes: keys come back in every object of a list, and
- * again on the next call, and a hit is one copy, with no scan. Slot i
- * (0-based) holds the address of the string at index i + 1 of the strings
- * table (an upvalue), which keeps that string alive: no other string can
- * have its address while it is cached. Slot and table change together
- * with no allocation in between (a rawseti into an existing array slot),
- * so an encode run by a finalizer in the middle of ours keeps them in
- * step. Each string may sit in either of two slots (see dec_push_short). */
+/* A cache of the short strings an encode met that need no escaping, by
+ * the address of their bytes: keys come back in every object of a list,
+ * and a hit is one copy, with no scan. It holds no reference: an entry is
+ * good only within the call and epoch that made it (a number no other
+ * call has), while every string it names is reachable from the value
+ * being encoded. Nothing can change that value or free a string but Lua
+ * code or a collection, and the only chance for either in the middle of
+ * an encode is buf_grow's GC step, which moves to a new epoch. So no
+ * string outlives its call in here (the module keeps no copy of what it
+ * encoded, secrets included), and no address is ever stale. Each string
+ * may sit in either of two slots (see dec_push_short). Within the first
+ * ENC_CACHE_FROM bytes of output it is not used: in a single object,
+ * strings rarely repeat and the misses would only add cost. */
 #define PLAIN_SLOTS 512                 /* a power of 2 */
 #define PLAIN_MAXLEN 40
 
+#define ENC_CACHE_FROM (4 * 1024)       /* output bytes before it is used */
+
 typedef struct PlainSlot {
-    const char *s;                      /* NULL: empty slot */
-    size_t len;
+    const char *s;
+    uint64_t epoch;                     /* of the entry: see above */
 } PlainSlot;
+
+typedef struct PlainCache {
+    uint64_t counter;                   /* the last epoch handed out */
+    PlainSlot slot[PLAIN_SLOTS];
+} PlainCache;
 
 /* Appends the len bytes at s (1 <= len <= PLAIN_MAXLEN, no escapes) in
  * quotes: a few overlapping loads and stores, no memcpy call, and no
@@ -584,7 +599,7 @@ static HOT_INLINE void put_quoted_short(Buf *b, const char *s, size_t len)
 
 /* enc_string_at when the string is not cached: through enc_string, and
  * then cached when it needed no escape. */
-static NOINLINE int enc_string_miss(Enc *e, int idx, const char *s, size_t len)
+static NOINLINE int enc_string_miss(Enc *e, const char *s, size_t len)
 {
     uint64_t h = PLAIN_HASH(s);
     PlainSlot *a = &e->plain[PLAIN_SLOT_A(h)];
@@ -593,29 +608,30 @@ static NOINLINE int enc_string_miss(Enc *e, int idx, const char *s, size_t len)
         return -1;
     if (len - 1 >= PLAIN_MAXLEN || e->b.len - before != len + 2)
         return 0;                       /* long or empty, or had escapes */
-    if (a->s != NULL)                   /* first slot taken: the second */
+    if (a->epoch == e->epoch)           /* first slot taken: the second */
         a = &e->plain[PLAIN_SLOT_B(h)];
-    lua_pushvalue(e->L, idx);
-    lua_rawseti(e->L, lua_upvalueindex(UV_ENC_STRS), (int)(a - e->plain) + 1);
     a->s = s;
-    a->len = len;
+    a->epoch = e->epoch;
     return 0;
 }
 
-/* The string at stack index idx, whose bytes are s[0..len), as a JSON
- * string: from the cache when it is there (the same address is the same
- * live string, so the same bytes), else through enc_string_miss. -1 on
+/* The string whose bytes are s[0..len) as a JSON string: from the cache
+ * when it is there (the same address in this epoch is the same live
+ * string, so the same bytes), else through enc_string_miss. -1 on
  * invalid UTF-8. Inlined: the hit is the common case. */
-static HOT_INLINE int enc_string_at(Enc *e, int idx, const char *s, size_t len)
+static HOT_INLINE int enc_string_at(Enc *e, const char *s, size_t len)
 {
+    if (e->b.len < ENC_CACHE_FROM)      /* small output: few repeats */
+        return enc_string(&e->b, s, len);
     if (len - 1 < PLAIN_MAXLEN) {
         uint64_t h = PLAIN_HASH(s);
-        if (e->plain[PLAIN_SLOT_A(h)].s == s || e->plain[PLAIN_SLOT_B(h)].s == s) {
+        const PlainSlot *a = &e->plain[PLAIN_SLOT_A(h)], *b = &e->plain[PLAIN_SLOT_B(h)];
+        if ((a->s == s && a->epoch == e->epoch) || (b->s == s && b->epoch == e->epoch)) {
             put_quoted_short(&e->b, s, len);
             return 0;
         }
     }
-    return enc_string_miss(e, idx, s, len);
+    return enc_string_miss(e, s, len);
 }
 
 static void enc_integer(Buf *b, long long v)
@@ -795,7 +811,7 @@ static HOT_INLINE int enc_value(Enc *e, int idx, const Frame *parent, int depth)
     if (type == LUA_TSTRING) {
         size_t len;
         const char *s = lua_tolstring(L, idx, &len);
-        if (enc_string_at(e, idx, s, len) < 0)
+        if (enc_string_at(e, s, len) < 0)
             return enc_fail(e, parent, "cannot encode string with invalid UTF-8");
         return 0;
     }
@@ -879,7 +895,7 @@ static int enc_object(Enc *e, int idx, Frame *f, int depth, int kind)
         if (!first)
             buf_putc(&e->b, ',');
         first = 0;
-        if (enc_string_at(e, top - 1, k, klen) < 0)
+        if (enc_string_at(e, k, klen) < 0)
             return enc_fail(e, f->parent, "cannot encode object key with invalid UTF-8");
         buf_putc(&e->b, ':');
         f->keyslot = top - 1;
@@ -951,6 +967,7 @@ static NOINLINE int enc_table(Enc *e, int idx, const Frame *parent, int depth)
 static int json_encode(lua_State *L)
 {
     Enc e;
+    PlainCache *pc;
     /* a number, not luaL_optinteger: 5.1 and LuaJIT would truncate 1.5 */
     lua_Number max_depth = luaL_optnumber(L, 2, JSON_MAX_DEPTH);
     luaL_checkany(L, 1);
@@ -959,8 +976,12 @@ static int json_encode(lua_State *L)
     lua_settop(L, 1);
     e.L = L;
     e.max_depth = max_depth < JSON_MAX_DEPTH ? (int)max_depth : JSON_MAX_DEPTH;
-    e.plain = (PlainSlot *)lua_touserdata(L, lua_upvalueindex(UV_ENC_PLAIN));
+    pc = (PlainCache *)lua_touserdata(L, lua_upvalueindex(UV_ENC_PLAIN));
+    e.plain = pc->slot;
+    e.epoch = ++pc->counter;            /* 64 bits: never wraps */
     buf_take(L, &e.b, UV_ENC_BUF);     /* slot 2 */
+    e.b.epoch = &e.epoch;
+    e.b.counter = &pc->counter;
     if (enc_value(&e, 1, NULL, 0) < 0) {
         buf_give(&e.b, UV_ENC_BUF);
         lua_pushnil(L);
@@ -987,7 +1008,8 @@ typedef struct Dec {
     const char *what;                   /* error, NULL while fine */
     const unsigned char *errpos;
     int found;                          /* message names the byte at errpos */
-    struct SeenSlot *seen;              /* the string cache (see dec_push_short) */
+    struct Seen *seen;                  /* the string cache, or NULL */
+    int strs;                           /* stack index of its table */
 } Dec;
 
 static int dec_fail(Dec *d, const unsigned char *at, const char *what)
@@ -1141,14 +1163,17 @@ static int dec_string_escaped(Dec *d, const unsigned char *start,
     return 0;
 }
 
-/* A cache of short strings recently pushed by decode, so that the keys
- * of an object list, and its repeated short values, skip lua_pushlstring:
+/* A cache of the short strings one decode pushed, so that the keys of an
+ * object list, and its repeated short values, skip lua_pushlstring:
  * hashing the bytes and finding the interned string was the biggest cost
  * of decoding a list. Slot i (0-based) of the Seen userdata holds the
- * bytes, as words, of the string at index i + 1 of the strings table (an
- * upvalue, which keeps the string alive). Both change together with no
- * allocation in between (a rawseti into an existing array slot), so a
- * decode run by a finalizer in the middle of ours keeps them in step. */
+ * bytes, as words, of the string at index i + 1 of the strings table,
+ * which keeps it alive. The table (Seen at index SEEN_SLOTS + 1) is taken
+ * from its upvalue for the call and emptied before it goes back (see
+ * seen_take, seen_give): no decoded string outlives its call in the
+ * module, secrets included. Inputs below DEC_CACHE_MIN bytes do without:
+ * the cache pays off only when strings repeat. */
+#define DEC_CACHE_MIN (8 * 1024)
 #define SEEN_SLOTS 512                  /* a power of 2 */
 #define SEEN_WORDS 5
 #define SEEN_MAXLEN 40                  /* Lua 5.4's short strings: interned */
@@ -1157,6 +1182,12 @@ typedef struct SeenSlot {
     uint64_t w[SEEN_WORDS];             /* see seen_key */
     size_t len;                         /* 0: empty slot */
 } SeenSlot;
+
+typedef struct Seen {
+    int nused;                          /* slots filled in this call: */
+    unsigned short used[SEEN_SLOTS];    /* which, to empty them after */
+    SeenSlot slot[SEEN_SLOTS];
+} Seen;
 
 /* The n bytes at p (1 <= n <= SEEN_MAXLEN) as SEEN_WORDS words, which
  * with n determine them all: below 8 bytes, packed into w[0]; else the
@@ -1208,13 +1239,13 @@ static int seen_match(const SeenSlot *e, const uint64_t w[SEEN_WORDS], size_t n)
 
 /* Pushes the n bytes at p as a string, from the cache when it holds
  * them, else with lua_pushlstring (and then keeps the new string). */
-static void dec_push_short(lua_State *L, SeenSlot *seen,
+static void dec_push_short(lua_State *L, Seen *seen, int strs,
                            const unsigned char *p, size_t n)
 {
     uint64_t w[SEEN_WORDS], h = seen_key(p, n, w);
-    SeenSlot *e = &seen[SEEN_SLOT_A(h)];
+    SeenSlot *e = &seen->slot[SEEN_SLOT_A(h)];
     if (!seen_match(e, w, n)) {
-        SeenSlot *b = &seen[SEEN_SLOT_B(h)];
+        SeenSlot *b = &seen->slot[SEEN_SLOT_B(h)];
         if (seen_match(b, w, n)) {
             e = b;
         } else {
@@ -1223,13 +1254,54 @@ static void dec_push_short(lua_State *L, SeenSlot *seen,
                 e = b;
             lua_pushlstring(L, (const char *)p, n);
             lua_pushvalue(L, -1);
-            lua_rawseti(L, lua_upvalueindex(UV_DEC_STRS), (lua_Integer)(e - seen) + 1);
+            lua_rawseti(L, strs, (int)(e - seen->slot) + 1);
+            if (e->len == 0)
+                seen->used[seen->nused++] = (unsigned short)(e - seen->slot);
             memcpy(e->w, w, sizeof w);
             e->len = n;
             return;
         }
     }
-    lua_rawgeti(L, lua_upvalueindex(UV_DEC_STRS), (lua_Integer)(e - seen) + 1);
+    lua_rawgeti(L, strs, (int)(e - seen->slot) + 1);
+}
+
+/* [-0, +1] Pushes the cache's table, taken from its upvalue (which is
+ * cleared meanwhile, like buf_take's: a decode run by a finalizer in the
+ * middle of ours makes its own), or a new one; sets d->seen, d->strs. A
+ * raise drops the table, strings and all, to the GC. */
+static void seen_take(Dec *d)
+{
+    lua_State *L = d->L;
+    if (lua_istable(L, lua_upvalueindex(UV_DEC_STRS))) {
+        lua_pushvalue(L, lua_upvalueindex(UV_DEC_STRS));
+        lua_pushnil(L);
+        lua_replace(L, lua_upvalueindex(UV_DEC_STRS));
+        lua_rawgeti(L, -1, SEEN_SLOTS + 1);
+        d->seen = (Seen *)lua_touserdata(L, -1);
+        lua_pop(L, 1);
+    } else {
+        lua_createtable(L, SEEN_SLOTS + 1, 0);  /* sized: rawseti never allocates */
+        d->seen = (Seen *)lua_newuserdatauv(L, sizeof(Seen), 0);
+        memset(d->seen, 0, sizeof(Seen));
+        lua_rawseti(L, -2, SEEN_SLOTS + 1);
+    }
+    d->strs = lua_gettop(L);
+}
+
+/* [-0, +0] Empties the slots this call filled and puts the table back. */
+static void seen_give(Dec *d)
+{
+    lua_State *L = d->L;
+    Seen *seen = d->seen;
+    int i;
+    for (i = 0; i < seen->nused; i++) {
+        seen->slot[seen->used[i]].len = 0;
+        lua_pushnil(L);
+        lua_rawseti(L, d->strs, seen->used[i] + 1);
+    }
+    seen->nused = 0;
+    lua_pushvalue(L, d->strs);
+    lua_replace(L, lua_upvalueindex(UV_DEC_STRS));
 }
 
 /* String at p (the opening quote). Without escapes it is pushed straight
@@ -1240,8 +1312,8 @@ static int dec_string(Dec *d, const unsigned char *p)
     p = scan_plain(start, d->end);
     if (*p == '"') {
         size_t n = (size_t)(p - start);
-        if (n - 1 < SEEN_MAXLEN)        /* 1..SEEN_MAXLEN */
-            dec_push_short(d->L, d->seen, start, n);
+        if (d->seen && n - 1 < SEEN_MAXLEN)     /* 1..SEEN_MAXLEN */
+            dec_push_short(d->L, d->seen, d->strs, start, n);
         else
             lua_pushlstring(d->L, (const char *)start, n);
         d->p = p + 1;
@@ -1615,13 +1687,18 @@ static int json_decode(lua_State *L)
     d.start = d.p = (const unsigned char *)s;
     d.end = d.start + len;
     d.what = NULL;
-    d.seen = (struct SeenSlot *)lua_touserdata(L, lua_upvalueindex(UV_DEC_SEEN));
+    d.seen = NULL;
+    d.strs = 0;
+    if (len >= DEC_CACHE_MIN)
+        seen_take(&d);                  /* slot 3 */
     if (dec_value(&d, 0) == 0) {
         const unsigned char *p = skip_ws(d.p);
         if (p != d.end)
             dec_expect(&d, p, "expected end of input");
     }
     buf_give(&d.b, UV_DEC_BUF);
+    if (d.seen)
+        seen_give(&d);
     if (d.what)
         return dec_error(&d);
     return 1;                           /* the value is on top */
@@ -1655,20 +1732,6 @@ static int json_mark(lua_State *L)
     return 1;
 }
 
-/* [-0, +2] Pushes a string cache (of decode or encode): its strings
- * table, with room for every slot so that storing one never allocates,
- * and its index, `size` bytes of zeros: all slots empty. */
-static void cache_new(lua_State *L, int slots, size_t size)
-{
-    int i;
-    lua_createtable(L, slots, 0);
-    for (i = 1; i <= slots; i++) {              /* fill the array part */
-        lua_pushboolean(L, 0);
-        lua_rawseti(L, -2, i);
-    }
-    memset(lua_newuserdatauv(L, size, 0), 0, size);
-}
-
 /* [-0, +0] Module table at -1: sets its field json. */
 int hamsa_json_open(lua_State *L)
 {
@@ -1687,14 +1750,14 @@ int hamsa_json_open(lua_State *L)
     lua_pushvalue(L, amt);
     lua_pushvalue(L, omt);
     lua_pushnil(L);                             /* no cached buffer yet */
-    cache_new(L, PLAIN_SLOTS, PLAIN_SLOTS * sizeof(PlainSlot));
-    lua_pushcclosure(L, json_encode, 5);
+    memset(lua_newuserdatauv(L, sizeof(PlainCache), 0), 0, sizeof(PlainCache));
+    lua_pushcclosure(L, json_encode, 4);
     lua_setfield(L, amt - 1, "encode");
 
     lua_pushvalue(L, amt);
     lua_pushnil(L);
-    cache_new(L, SEEN_SLOTS, SEEN_SLOTS * sizeof(SeenSlot));
-    lua_pushcclosure(L, json_decode, 4);
+    lua_pushnil(L);                             /* no string cache yet */
+    lua_pushcclosure(L, json_decode, 3);
     lua_setfield(L, amt - 1, "decode");
 
     lua_pushvalue(L, amt);
