@@ -593,6 +593,53 @@ static HOT_INLINE void put_quoted_short(Buf *b, const char *s, size_t len)
     b->len += len + 2;
 }
 
+/* The common string: 1 to PLAIN_MAXLEN bytes of ASCII needing no escape.
+ * Checks and copies it in one pass of overlapping 8-byte (or 4-byte)
+ * loads and stores, inlined: no call, no loop per byte. Returns 0 when
+ * it is not such a string; then the bytes it wrote past b->len are
+ * garbage, which enc_string overwrites. */
+static HOT_INLINE int put_if_plain(Buf *b, const char *s, size_t len)
+{
+    uint64_t m, x;
+    char *w;
+    if (len - 1 >= PLAIN_MAXLEN)
+        return 0;
+    buf_reserve(b, len + 2);
+    w = b->data + b->len;
+    if (len >= 8) {
+        size_t k;
+        m = 0;
+        for (k = 0; k + 8 < len; k += 8) {
+            memcpy(&x, s + k, 8);
+            m |= word_special(x);
+            memcpy(w + 1 + k, &x, 8);
+        }
+        memcpy(&x, s + len - 8, 8);
+        m |= word_special(x);
+        memcpy(w + 1 + len - 8, &x, 8);
+    } else if (len >= 4) {
+        uint32_t lo, hi;
+        memcpy(&lo, s, 4);
+        memcpy(&hi, s + len - 4, 4);
+        m = word_special((uint64_t)hi << 32 | lo);
+        memcpy(w + 1, &lo, 4);
+        memcpy(w + 1 + len - 4, &hi, 4);
+    } else {                            /* 0, len/2 and len-1 cover 1..3 */
+        unsigned char c0 = (unsigned char)s[0], c1 = (unsigned char)s[len / 2],
+                      c2 = (unsigned char)s[len - 1];
+        m = (uint64_t)(char_class[c0] | char_class[c1] | char_class[c2]);
+        w[1] = (char)c0;
+        w[1 + len / 2] = (char)c1;
+        w[len] = (char)c2;
+    }
+    if (m)
+        return 0;
+    w[0] = '"';
+    w[len + 1] = '"';
+    b->len += len + 2;
+    return 1;
+}
+
 #define PLAIN_HASH(s) ((uint64_t)(uintptr_t)(s) * 0x9E3779B97F4A7C15ULL)
 #define PLAIN_SLOT_A(h) ((unsigned)((h) >> 50) & (PLAIN_SLOTS - 1))
 #define PLAIN_SLOT_B(h) ((unsigned)((h) >> 36) & (PLAIN_SLOTS - 1))
@@ -621,6 +668,8 @@ static NOINLINE int enc_string_miss(Enc *e, const char *s, size_t len)
  * invalid UTF-8. Inlined: the hit is the common case. */
 static HOT_INLINE int enc_string_at(Enc *e, const char *s, size_t len)
 {
+    if (put_if_plain(&e->b, s, len))
+        return 0;
     if (e->b.len < ENC_CACHE_FROM)      /* small output: few repeats */
         return enc_string(&e->b, s, len);
     if (len - 1 < PLAIN_MAXLEN) {
