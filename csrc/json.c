@@ -25,8 +25,8 @@
 #define JSON_MAX_DEPTH 1000
 #define JSON_DEPTH_MSG "nesting too deep (limit 1000)"
 
-/* Scratch buffers start at BUF_INIT bytes and double; one up to BUF_RETAIN
- * bytes is kept for the next call, a bigger one is left to the GC. */
+/* Buffers start at BUF_INIT bytes and double; one up to BUF_RETAIN bytes
+ * is kept for the next call, a bigger one is freed (see buf_give). */
 #define BUF_INIT 1024
 #define BUF_RETAIN (64 * 1024)
 
