@@ -848,12 +848,48 @@ static NOINLINE int enc_other(Enc *e, int idx, int type, const Frame *parent)
     return enc_typeerror(e, idx, parent);
 }
 
-static NOINLINE int enc_table(Enc *e, int idx, const Frame *parent, int depth);
+static NOINLINE int enc_table(Enc *e, int idx, const Frame *parent, int depth, int shape);
+
+/* Array places (json.encode's `shape`): the places of a body where an
+ * empty table without a metatable goes out as `[]` rather than `{}`. A
+ * shape is a table read raw: at an object, the shape of the value under
+ * key k is shape[k], else shape["*"]; at an array-marked table, each
+ * element's is shape["[]"] (at a plain sequence, shape["*"], as for any
+ * plain table's keys); `true` marks an array place. hamsa.prepare names them per
+ * route (an agent's pokeMessages, the days of freeSlots, ...): doing it
+ * here costs a table read per key in this walk, where marking them in Lua
+ * was a walk of its own, and copies, on every request.
+ * In the walk a shape is 0 (none), SHAPE_ARRAY (true) or the stack index
+ * of its table. */
+#define SHAPE_ARRAY (-1)
+
+/* Pushes the shape under `key` (a literal) or under the key at `kidx`
+ * (when kidx > 0) in the shape table at `shape`, falling back to "*" for
+ * a key; returns what the walk passes on. Leaves one slot pushed. */
+static int shape_child(lua_State *L, int shape, int kidx, const char *key)
+{
+    int t;
+    if (kidx > 0) {
+        lua_pushvalue(L, kidx);
+        lua_rawget(L, shape);
+        if (lua_isnil(L, -1)) {
+            lua_pop(L, 1);
+            lua_pushliteral(L, "*");
+            lua_rawget(L, shape);
+        }
+    } else {
+        lua_pushstring(L, key);
+        lua_rawget(L, shape);
+    }
+    t = lua_type(L, -1);
+    if (t == LUA_TTABLE) return lua_gettop(L);
+    return t == LUA_TBOOLEAN && lua_toboolean(L, -1) ? SHAPE_ARRAY : 0;
+}
 
 /* The value at idx, the current element of `parent` (NULL at the top).
  * Inlined into the loops of enc_array and enc_object: a call per string
  * was a good part of the cost; the recursion goes through enc_table. */
-static HOT_INLINE int enc_value(Enc *e, int idx, const Frame *parent, int depth)
+static HOT_INLINE int enc_value(Enc *e, int idx, const Frame *parent, int depth, int shape)
 {
     lua_State *L = e->L;
     int type = lua_type(L, idx);
@@ -865,7 +901,7 @@ static HOT_INLINE int enc_value(Enc *e, int idx, const Frame *parent, int depth)
         return 0;
     }
     if (type == LUA_TTABLE)
-        return enc_table(e, idx, parent, depth + 1);
+        return enc_table(e, idx, parent, depth + 1, shape);
     return enc_other(e, idx, type, parent);
 }
 
@@ -909,28 +945,33 @@ static lua_Integer enc_arraylen(Enc *e, int idx, const Frame *where)
 
 /* Elements 1..n of the table at idx; nil elements (holes in a marked
  * array) become null. */
-static int enc_array(Enc *e, int idx, Frame *f, lua_Integer n, int depth)
+static int enc_array(Enc *e, int idx, Frame *f, lua_Integer n, int depth, int shape, int marked)
 {
     lua_State *L = e->L;
     lua_Integer i;
-    int top = lua_gettop(L) + 1;            /* where each element lands */
+    /* an array-marked table's elements take shape["[]"]; a plain sequence's,
+     * like any plain table's keys, shape["*"] */
+    int top, child = shape > 0 ? shape_child(L, shape, 0, marked ? "[]" : "*") : 0;
+    top = lua_gettop(L) + 1;                /* where each element lands */
     buf_putc(&e->b, '[');
     for (i = 1; i <= n; i++) {
         if (i > 1)
             buf_putc(&e->b, ',');
         lua_rawgeti(L, idx, i);
         f->index = i;
-        if (enc_value(e, top, f, depth) < 0)
+        if (enc_value(e, top, f, depth, child) < 0)
             return -1;
         lua_pop(L, 1);
     }
+    if (shape > 0)
+        lua_pop(L, 1);                      /* the elements' shape */
     buf_putc(&e->b, ']');
     return 0;
 }
 
 /* The table at idx as an object; its first key/value are at -2/-1 and the
  * traversal continues from there. */
-static int enc_object(Enc *e, int idx, Frame *f, int depth, int kind)
+static int enc_object(Enc *e, int idx, Frame *f, int depth, int kind, int shape)
 {
     lua_State *L = e->L;
     int first = 1, top = lua_gettop(L);     /* key at top-1, value at top */
@@ -948,8 +989,14 @@ static int enc_object(Enc *e, int idx, Frame *f, int depth, int kind)
             return enc_fail(e, f->parent, "cannot encode object key with invalid UTF-8");
         buf_putc(&e->b, ':');
         f->keyslot = top - 1;
-        if (enc_value(e, top, f, depth) < 0)
+        if (shape > 0) {
+            int child = shape_child(L, shape, top - 1, NULL);
+            if (enc_value(e, top, f, depth, child) < 0)
+                return -1;
+            lua_pop(L, 1);                  /* the value's shape */
+        } else if (enc_value(e, top, f, depth, 0) < 0) {
             return -1;
+        }
         lua_pop(L, 1);
     } while (lua_next(L, idx));
     buf_putc(&e->b, '}');
@@ -969,7 +1016,7 @@ static NOINLINE int enc_depth_fail(Enc *e, const Frame *where)
 /* The table at idx, found as the current element of `parent`. Marked
  * tables go straight to their form; unmarked ones are arrays when their
  * keys are exactly 1..n, objects when all keys are strings, `{}` empty. */
-static NOINLINE int enc_table(Enc *e, int idx, const Frame *parent, int depth)
+static NOINLINE int enc_table(Enc *e, int idx, const Frame *parent, int depth, int shape)
 {
     lua_State *L = e->L;
     const Frame *a;
@@ -984,9 +1031,10 @@ static NOINLINE int enc_table(Enc *e, int idx, const Frame *parent, int depth)
     for (a = parent; a; a = a->parent)  /* cheap: payloads are shallow */
         if (a->table == f.table)
             return enc_fail(e, parent, "cannot encode cycle (table contains itself)");
-    /* Each level keeps at most 2 slots (key and value) plus 2 in passing;
+    /* Each level keeps at most 3 slots (key, value, the value's shape)
+     * plus 2 in passing;
      * room for ENC_STACK_LEVELS levels at once spares a call per table. */
-    if (depth % ENC_STACK_LEVELS == 1 && !lua_checkstack(L, 2 * ENC_STACK_LEVELS + 4))
+    if (depth % ENC_STACK_LEVELS == 1 && !lua_checkstack(L, 3 * ENC_STACK_LEVELS + 4))
         return enc_fail(e, parent, "cannot encode: out of Lua stack");
     if (lua_getmetatable(L, idx)) {
         if (lua_rawequal(L, -1, lua_upvalueindex(UV_ARRAY_MT)))
@@ -996,23 +1044,28 @@ static NOINLINE int enc_table(Enc *e, int idx, const Frame *parent, int depth)
         lua_pop(L, 1);
     }
     if (kind == MARK_ARRAY)
-        return enc_array(e, idx, &f, (lua_Integer)lua_rawlen(L, idx), depth);
+        return enc_array(e, idx, &f, (lua_Integer)lua_rawlen(L, idx), depth, shape, 1);
     lua_pushnil(L);
     if (!lua_next(L, idx)) {
-        buf_put(&e->b, "{}", 2);
+        /* an empty plain table at an array place is an empty array */
+        if (shape == SHAPE_ARRAY && kind == MARK_NONE && !lua_getmetatable(L, idx))
+            buf_put(&e->b, "[]", 2);
+        else
+            buf_put(&e->b, "{}", 2);
         return 0;
     }
     if (kind == MARK_OBJECT || lua_type(L, -2) == LUA_TSTRING)
-        return enc_object(e, idx, &f, depth, kind);
+        return enc_object(e, idx, &f, depth, kind, shape);
     {
         lua_Integer n = enc_arraylen(e, idx, parent);
-        return n < 0 ? -1 : enc_array(e, idx, &f, n, depth);
+        return n < 0 ? -1 : enc_array(e, idx, &f, n, depth, shape, 0);
     }
 }
 
-/* json.encode(v [, max_depth]) -> string | nil, message
+/* json.encode(v [, max_depth [, shape]]) -> string | nil, message
  * max_depth (1..1000, default 1000) lowers the nesting limit: a caller
- * that caps its payloads gets the cap checked in this one walk. */
+ * that caps its payloads gets the cap checked in this one walk. shape
+ * names array places (see SHAPE_ARRAY). */
 static int json_encode(lua_State *L)
 {
     Enc e;
@@ -1020,18 +1073,23 @@ static int json_encode(lua_State *L)
     /* a number, not luaL_optinteger: 5.1 and LuaJIT would truncate 1.5 */
     lua_Number max_depth = luaL_optnumber(L, 2, JSON_MAX_DEPTH);
     luaL_checkany(L, 1);
+    int shape = 0;
     luaL_argcheck(L, max_depth >= 1 && max_depth == floor(max_depth), 2,
                   "max_depth must be an integer >= 1");
-    lua_settop(L, 1);
+    if (!lua_isnoneornil(L, 3)) {
+        luaL_checktype(L, 3, LUA_TTABLE);
+        shape = 3;
+    }
+    lua_settop(L, 3);
     e.L = L;
     e.max_depth = max_depth < JSON_MAX_DEPTH ? (int)max_depth : JSON_MAX_DEPTH;
     pc = (PlainCache *)lua_touserdata(L, lua_upvalueindex(UV_ENC_PLAIN));
     e.plain = pc->slot;
     e.epoch = ++pc->counter;            /* 64 bits: never wraps */
-    buf_take(L, &e.b, UV_ENC_BUF);     /* slot 2 */
+    buf_take(L, &e.b, UV_ENC_BUF);     /* slot 4 */
     e.b.epoch = &e.epoch;
     e.b.counter = &pc->counter;
-    if (enc_value(&e, 1, NULL, 0) < 0) {
+    if (enc_value(&e, 1, NULL, 0, shape) < 0) {
         buf_give(&e.b, UV_ENC_BUF);
         lua_pushnil(L);
         lua_pushstring(L, e.msg);

@@ -42,10 +42,16 @@ local function payload_of(self, body, validator, prepare)
         local ok, field, msg = validator(body)
         if not ok then return nil, errors.invalid(field, msg) end
     end
-    if prepare then body = prepare(body) end
+    -- the route's preparation (hamsa.prepare): a field added by `fn`, the
+    -- array places by the encoder
+    local shape
+    if prepare then
+        if prepare.fn then body = prepare.fn(body) end
+        shape = prepare.shape
+    end
     -- the encoder enforces the depth cap in its own walk (saves a Lua walk of
     -- every body); on a failure nests_deeper tells whether depth is the error
-    local s, e = encode(body, MAX_DEPTH)
+    local s, e = encode(body, MAX_DEPTH, shape)
     if not s then
         if type(body) == "table" and nests_deeper(body, MAX_DEPTH, 1, {}) then
             return nil, errors.invalid(nil, format("the body nests deeper than %d levels", MAX_DEPTH))
