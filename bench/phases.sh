@@ -52,7 +52,7 @@ rows="$work/rows.txt"
 : >"$rows"
 for p in agent small; do
     if [ $p = agent ]; then b=$base; else b=$base_small; fi
-    for phase in validate prepare encode decode build engine full; do
+    for phase in validate encode decode build engine full; do
         case $phase in build|engine|full) n=$N_NET ;; *) n=$N ;; esac
         echo "bench-phases: $p $phase ($n iterations)" >&2
         with=$(count "$phase" "$p" "$n" "$WARM" "$b")
@@ -75,8 +75,7 @@ local function thousands(v)
 end
 local WHAT = {
     validate = "`hamsa.validate.agent_create(body)`",
-    prepare = "`hamsa.prepare.agent(body)`",
-    encode = "`core.json.encode` of the prepared body",
+    encode = "`core.json.encode` of the body with the route's array places (`hamsa.prepare`'s shape)",
     decode = "`core.json.decode` of the server's envelope",
     build = "`client.agents:create(body, { dry_run = true })`",
     engine = "one raw `core.multi` POST of the pre-encoded body (add, perform/next_done/wait, result, close)",
@@ -95,7 +94,7 @@ local lines = {
     "|---|---:|---:|---:|---:|---|",
 }
 local out = { string.format("%-9s %14s %6s %14s %6s", "phase", "agent", "share", "small", "share") }
-for _, phase in ipairs({ "validate", "prepare", "encode", "decode", "build", "engine", "full" }) do
+for _, phase in ipairs({ "validate", "encode", "decode", "build", "engine", "full" }) do
     local a, s = per.agent[phase], per.small[phase]
     local sa = string.format("%.0f %%", a / per.agent.full * 100)
     local ss = string.format("%.0f %%", s / per.small.full * 100)

@@ -886,6 +886,43 @@ static int shape_child(lua_State *L, int shape, int kidx, const char *key)
     return t == LUA_TBOOLEAN && lua_toboolean(L, -1) ? SHAPE_ARRAY : 0;
 }
 
+/* The names of a shape table, read once per object encoded under it: a
+ * key of the object is looked up in the shape only when it is one of them
+ * (or when the shape has a table under "*"). Names are compared by
+ * address: strings of up to 40 bytes are interned by every Lua the core
+ * builds for (one object per content), and the shape table keeps its own
+ * alive. A shape with more or longer names is looked up key by key. */
+#define SHAPE_NAMES_MAX 16
+#define SHAPE_SHORT 40
+
+typedef struct {
+    const char *name[SHAPE_NAMES_MAX];
+    int n;
+    int star;           /* shape["*"]: 0 none, SHAPE_ARRAY, or 1 a table */
+    int every_key;      /* too many or too long names: look every key up */
+} ShapeNames;
+
+static void shape_names(lua_State *L, int shape, ShapeNames *sn)
+{
+    sn->n = 0;
+    sn->star = 0;
+    sn->every_key = 0;
+    lua_pushnil(L);
+    while (lua_next(L, shape)) {
+        if (lua_type(L, -2) == LUA_TSTRING) {
+            size_t len;
+            const char *k = lua_tolstring(L, -2, &len);
+            if (len == 1 && k[0] == '*')
+                sn->star = lua_type(L, -1) == LUA_TTABLE ? 1 : lua_toboolean(L, -1) ? SHAPE_ARRAY : 0;
+            else if (len > SHAPE_SHORT || sn->n == SHAPE_NAMES_MAX)
+                sn->every_key = 1;
+            else
+                sn->name[sn->n++] = k;
+        }
+        lua_pop(L, 1);
+    }
+}
+
 /* The value at idx, the current element of `parent` (NULL at the top).
  * Inlined into the loops of enc_array and enc_object: a call per string
  * was a good part of the cost; the recursion goes through enc_table. */
@@ -975,6 +1012,9 @@ static int enc_object(Enc *e, int idx, Frame *f, int depth, int kind, int shape)
 {
     lua_State *L = e->L;
     int first = 1, top = lua_gettop(L);     /* key at top-1, value at top */
+    ShapeNames sn = {{NULL}, 0, 0, 0};
+    if (shape > 0)
+        shape_names(L, shape, &sn);
     buf_putc(&e->b, '{');
     do {
         size_t klen;
@@ -990,10 +1030,20 @@ static int enc_object(Enc *e, int idx, Frame *f, int depth, int kind, int shape)
         buf_putc(&e->b, ':');
         f->keyslot = top - 1;
         if (shape > 0) {
-            int child = shape_child(L, shape, top - 1, NULL);
-            if (enc_value(e, top, f, depth, child) < 0)
+            int j = 0, child;
+            if (!sn.every_key)
+                for (j = 0; j < sn.n && sn.name[j] != k; j++) {}
+            if (sn.every_key || j < sn.n || sn.star == 1) {
+                /* a name of the shape (or any key, if it has too many):
+                 * shape[k] or shape["*"]; any other key: shape["*"] */
+                child = sn.every_key || j < sn.n ? shape_child(L, shape, top - 1, NULL)
+                                                 : shape_child(L, shape, 0, "*");
+                if (enc_value(e, top, f, depth, child) < 0)
+                    return -1;
+                lua_pop(L, 1);              /* the value's shape */
+            } else if (enc_value(e, top, f, depth, sn.star) < 0) {
                 return -1;
-            lua_pop(L, 1);                  /* the value's shape */
+            }
         } else if (enc_value(e, top, f, depth, 0) < 0) {
             return -1;
         }

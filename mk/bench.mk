@@ -10,7 +10,7 @@
 # cores built for them, nginx, gnuplot, wrk, curl).
 #
 # `make bench-phases`: instructions per operation (callgrind) of each phase
-# of a create-agent request, on both payloads: validate, prepare, encode,
+# of a create-agent request, on both payloads: validate, encode,
 # decode, the dry run, the engine alone, the whole create. Writes
 # bench/phases.md (bench/phases.sh, bench/phases.lua).
 #
