@@ -32,6 +32,7 @@
 #define TRANSFER_MT "hamsa.transfer"
 
 #define SPARE_MAX 64                         /* easy handles kept for reuse */
+#define DEAD_MAX 8                           /* used handles awaiting cleanup */
 #define DEFAULT_MAX_BODY (64u * 1024u * 1024u)
 #define MAX_HEAD (256 * 1024)                /* bytes of one response's header block */
 #define TRACE_MAX (64 * 1024)                /* verbose text kept per transfer */
@@ -86,6 +87,10 @@ typedef struct {
     int nspare;
     int closed;
     int reuse_easy;                  /* libcurl >= 8.1.0 (see give_back_easy) */
+    CURL *dead[DEAD_MAX];            /* used handles to clean up at the next
+                                        wait (libcurl < 8.1.0, see idle_work) */
+    int ndead;
+    shape last;                      /* the shape of the last request added */
     char *auth;                      /* "Authorization: ..." line, or NULL: kept
                                         here so that no Lua table holds the key */
     char accept_encoding[32];        /* see find_accept_encoding */
@@ -391,6 +396,8 @@ static void give_back_easy(transfer *t)
         }
         s->easy = t->easy;
         s->shape = t->shape;
+    } else if (m && !m->closed && !m->reuse_easy && m->ndead < DEAD_MAX) {
+        m->dead[m->ndead++] = t->easy;  /* cleaned up while waiting (idle_work) */
     } else {
         curl_easy_cleanup(t->easy);
     }
@@ -659,6 +666,8 @@ static void multi_release(lua_State *L, multi *m)
     m->done_head = m->done_tail = NULL;
     for (i = 0; i < m->nspare; i++) curl_easy_cleanup(m->spare[i].easy);
     m->nspare = 0;
+    for (i = 0; i < m->ndead; i++) curl_easy_cleanup(m->dead[i]);
+    m->ndead = 0;
     if (m->cm) curl_multi_cleanup(m->cm);
     m->cm = NULL;
     wipe_free(m->auth);
@@ -874,6 +883,8 @@ static int take_easy(lua_State *L, multi *m, transfer *t, const request_spec *rs
     if (!e) return luaL_error(L, "curl_easy_init failed");
     t->easy = e;
     t->owner = m;
+    m->last = t->shape;
+    m->last.set_up = 1;
     return same;
 }
 
@@ -921,6 +932,34 @@ static void set_shared_options(CURL *e, const multi *m, const request_spec *rs)
         curl_easy_setopt(e, CURLOPT_VERBOSE, 1L);
     }
     set_method(e, rs);
+}
+
+/* What a wait does before it sleeps, off the path of the request in
+ * flight, with libcurl before 8.1.0, where a handle carries one transfer
+ * only (give_back_easy): it cleans up the handles of finished transfers,
+ * and makes one new handle set up for the shape of the last request, which
+ * the next request of that shape takes as it is (take_easy). A blocking
+ * call spends most of its time waiting for the server; this moves about a
+ * fifth of the engine's own work into that time. A new handle never
+ * carried a transfer, so nothing of another one lingers in it. */
+static void idle_work(multi *m)
+{
+    int i;
+    for (i = 0; i < m->ndead; i++) curl_easy_cleanup(m->dead[i]);
+    m->ndead = 0;
+    if (!m->reuse_easy && m->nspare == 0 && m->last.set_up && m->last.method[0]
+        && !(m->last.flags & SHAPE_VERBOSE)) {
+        request_spec rs;
+        CURL *e = curl_easy_init();
+        if (!e) return;                 /* the next request makes its own */
+        memset(&rs, 0, sizeof rs);
+        rs.method = m->last.method;
+        rs.no_resend = (m->last.flags & SHAPE_NO_RESEND) != 0;
+        set_shared_options(e, m, &rs);
+        m->spare[0].easy = e;
+        m->spare[0].shape = m->last;
+        m->nspare = 1;
+    }
 }
 
 /* This request's own options, set on every handle. */
@@ -1069,6 +1108,7 @@ static int multi_wait(lua_State *L)
     int ms = s <= 0 ? 0 : s > 86400 ? 86400000 : (int)(s * 1000 + 0.5);
     int numfds = 0;
     CURLMcode rc;
+    idle_work(m);
 #if CURL_AT_LEAST(7, 66, 0)
     rc = curl_multi_poll(m->cm, NULL, 0, ms, &numfds);
 #else
