@@ -370,9 +370,10 @@ static int accept_day_entry(walk *w, const node *nd, int idx, int depth)
 static int accept_value(walk *w, int ni, int idx, int depth)
 {
     lua_State *L = w->L;
-    const node *nd = &w->p->nodes[ni - 1];
+    const node *nd;
     int t = lua_type(L, idx), ok;
-    if (depth > MAX_WALK_DEPTH) return 0;
+    if (depth > MAX_WALK_DEPTH || ni < 1 || ni > w->p->n) return 0;
+    nd = &w->p->nodes[ni - 1];
     switch (nd->kind) {
     case K_STRING:
         return t == LUA_TSTRING;
@@ -468,9 +469,22 @@ static double num_field(lua_State *L, int idx, const char *key)
     return v;
 }
 
+/* Whether values[ref] (the table at `values`) is of type `type`; 0 (no
+ * ref) passes when `optional`. A walk reads these without looking. */
+static int value_is(lua_State *L, int values, int ref, int type, int optional)
+{
+    int ok;
+    if (ref == 0) return optional;
+    lua_rawgeti(L, values, ref);
+    ok = lua_type(L, -1) == type;
+    lua_pop(L, 1);
+    return ok;
+}
+
 /* One node from its table at idx: { kind = name, lo, hi, elem, nonempty,
- * null_ok, set, fn, nonnull, required } (indexes into the values table for
- * set, fn, nonnull and required; node numbers for elem). */
+ * null_ok, set, fn, nonnull, required } (indexes into the values table at
+ * stack index 2 for set, fn, nonnull and required; node numbers for elem,
+ * and for the values of an object's fields table). */
 static void read_node(lua_State *L, int idx, node *nd, int count)
 {
     const char *kind;
@@ -492,8 +506,10 @@ static void read_node(lua_State *L, int idx, node *nd, int count)
     nd->required = int_field(L, idx, "required");
     if (nd->elem < 0 || nd->elem > count
         || ((k == K_ARRAY || k == K_MAP || k == K_DAY_ENTRY) && nd->elem == 0)
-        || ((k == K_ENUM || k == K_OBJECT) && nd->set == 0)
-        || ((k == K_ACCEPT || k == K_CHECK) && nd->fn == 0))
+        || !value_is(L, 2, nd->set, LUA_TTABLE, !(k == K_ENUM || k == K_OBJECT))
+        || !value_is(L, 2, nd->fn, LUA_TFUNCTION, !(k == K_ACCEPT || k == K_CHECK))
+        || !value_is(L, 2, nd->nonnull, LUA_TTABLE, 1)
+        || !value_is(L, 2, nd->required, LUA_TTABLE, 1))
         luaL_error(L, "core.shape.acceptor: a %s node lacks its parts", KIND_NAMES[k]);
 }
 
