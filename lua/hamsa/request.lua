@@ -101,18 +101,18 @@ function M.build(self, method, path, query, body, opts, validator, prepare)
     local full = self._base_url .. path
     if query and query ~= "" then full = full .. "?" .. query end
     local stall = opts.stall_timeout or self._stall
+    -- one table: the call record, and what core.multi:add reads of it (the
+    -- engine reads its own fields and no others; saves a table per request)
     return {
         method = method, path = path, attempts = 0,
         max_retries = opts.max_retries or self._max_retries,
         on_done = opts.on_done, idempotency_key = idem,
-        spec = {
-            url = full, method = method, headers = headers, header = extra_header, body = payload,
-            timeout = opts.timeout or self._timeout,
-            connect_timeout = opts.connect_timeout or self._connect_timeout,
-            ca_file = self._ca_file, proxy = self._proxy, max_body = self._max_body, verbose = self._trace,
-            low_speed_limit = stall and 1 or nil, low_speed_time = stall,
-            no_resend = not retry.IDEMPOTENT[method],
-        },
+        url = full, headers = headers, header = extra_header, body = payload,
+        timeout = opts.timeout or self._timeout,
+        connect_timeout = opts.connect_timeout or self._connect_timeout,
+        ca_file = self._ca_file, proxy = self._proxy, max_body = self._max_body, verbose = self._trace,
+        low_speed_limit = stall and 1 or nil, low_speed_time = stall,
+        no_resend = not retry.IDEMPOTENT[method],
     }
 end
 
