@@ -1,33 +1,42 @@
 --- bench/clients.lua: the Lua contenders of `make bench`, one per run:
 --
---   lua5.4 bench/clients.lua MODE URL N WARMUP [INFLIGHT]
+--   lua5.4 bench/clients.lua MODE PAYLOAD URL N WARMUP [INFLIGHT]
 --
 --   hamsa_block   (a) hamsa, blocking calls on one client
 --   hamsa_async   (b) hamsa, on_done callbacks, INFLIGHT requests in flight
 --   luasocket     (e) LuaSocket socket.http + lua-cjson (encode, send, decode)
 --   popen         (f) io.popen("curl ...") + lua-cjson
+--   luacurl       (g) Debian's lua-curl (module "curl") + lua-cjson, on lua5.1
 --   rss           VmRSS/VmHWM before and after N requests through one client
 --
--- Each contender sends the same create-agent body (bench/payload.lua) and
+-- PAYLOAD is "agent" or "small" (bench/payload.lua): the body every request
+-- creates; URL is the base URL of the server that answers it. Each contender
 -- checks every answer. It prints one line:
---   RESULT name=<mode> n=<N> wall=<s> cpu=<s> p50=<us> p99=<us>
--- wall on the monotonic clock, cpu the process's CPU time (os.clock; for
--- popen plus the CPU of the curl children, from /proc/self/stat).
+--   RESULT name=<mode> payload=<PAYLOAD> n=<N> wall=<s> cpu=<s> p50=<us> p99=<us>
+-- (name gets "_jit" under LuaJIT: hamsa_block_jit...). wall on the monotonic
+-- clock (hamsa.core's now: LUA_CPATH names the core built for the Lua that
+-- runs this), cpu the process's CPU time (os.clock; for popen plus the CPU
+-- of the curl children, from /proc/self/stat).
+--
+-- It runs on Lua 5.1 to 5.4 and LuaJIT alike (no `//`, io.read("*a")).
 local core = require "hamsa.core"
 local payload = require "payload"
 
 local now, clock = core.now, os.clock
 local format = string.format
 
-local mode, url, n, warm, inflight = arg[1], arg[2], tonumber(arg[3]), tonumber(arg[4]), tonumber(arg[5] or 32)
-assert(mode and url and n and warm, "usage: clients.lua MODE URL N WARMUP [INFLIGHT]")
+local mode, body_name, url = arg[1], arg[2], arg[3]
+local n, warm, inflight = tonumber(arg[4]), tonumber(arg[5]), tonumber(arg[6] or 32)
+assert(mode and body_name and url and n and warm, "usage: clients.lua MODE PAYLOAD URL N WARMUP [INFLIGHT]")
+local floor = math.floor
+local JIT = rawget(_G, "jit") and "_jit" or ""
 local API_KEY = "bench-key"
 local ROUTE = "/v1/voice-agents"
 
 local function report(name, count, wall, cpu, lat)
     table.sort(lat)
-    print(format("RESULT name=%s n=%d wall=%.6f cpu=%.6f p50=%.1f p99=%.1f", name, count, wall, cpu,
-        lat[count // 2 + 1] * 1e6, lat[math.floor(count * 0.99) + 1] * 1e6))
+    print(format("RESULT name=%s%s payload=%s n=%d wall=%.6f cpu=%.6f p50=%.1f p99=%.1f", name, JIT, body_name,
+        count, wall, cpu, lat[floor(count / 2) + 1] * 1e6, lat[floor(count * 0.99) + 1] * 1e6))
 end
 
 local function prealloc(count)
@@ -50,7 +59,7 @@ local function check_agent(agent, err)
 end
 
 local function hamsa_block()
-    local client, body = hamsa_client(), payload.agent()
+    local client, body = hamsa_client(), payload.body(body_name)
     local agents = client.agents
     for _ = 1, warm do check_agent(agents:create(body)) end
     local lat = prealloc(n)
@@ -87,7 +96,7 @@ local function hamsa_async_run(client, body, count, lat)
 end
 
 local function hamsa_async()
-    local client, body = hamsa_client(), payload.agent()
+    local client, body = hamsa_client(), payload.body(body_name)
     hamsa_async_run(client, body, warm, nil)
     local lat = prealloc(n)
     collectgarbage()
@@ -104,7 +113,7 @@ local function luasocket()
     local http = require "socket.http"
     local ltn12 = require "ltn12"
     local cjson = require "cjson"
-    local body = payload.agent()
+    local body = payload.body(body_name)
     local concat = table.concat
     local target = url .. ROUTE
     local function create()
@@ -142,7 +151,7 @@ end
 -- CPU seconds of this process's waited-for children (cutime + cstime).
 local function children_cpu()
     local f = assert(io.open("/proc/self/stat"))
-    local s = f:read("a")
+    local s = f:read("*a")
     f:close()
     local fields = {}
     for w in s:gsub("^.*%) ", ""):gmatch("%S+") do fields[#fields + 1] = w end
@@ -153,7 +162,7 @@ end
 
 local function popen()
     local cjson = require "cjson"
-    local body = payload.agent()
+    local body = payload.body(body_name)
     local file = os.tmpname()
     local target = url .. ROUTE
     local function create()
@@ -164,7 +173,7 @@ local function popen()
             .. " -H 'Accept: application/json' -H 'Authorization: Token " .. API_KEY .. "'"
             .. " -H 'Idempotency-Key: " .. core.uuid4() .. "'"
             .. " --data-binary @" .. file .. " " .. target, "r"))
-        local out = p:read("a")
+        local out = p:read("*a")
         p:close()
         local env = cjson.decode(out)
         if not (env.data and env.data.id) then error("popen: no id in the answer", 0) end
@@ -184,29 +193,81 @@ local function popen()
 end
 
 ---------------------------------------------------------------------------
+-- (g) lua-curl + lua-cjson: a bare libcurl binding, as a user would use it.
+-- Debian's lua-curl is Lua-curl 0.3.0 (module "curl", easy handles only,
+-- for Lua 5.1 and 5.2): one easy handle reused (so one kept-alive
+-- connection), the body encoded on every request, the answer gathered by a
+-- write function, decoded, and its data.id checked. That binding has no
+-- getinfo, so the status is not read: a wrong answer fails the decode or
+-- the id check instead.
+
+local function luacurl()
+    local curl = require "curl"
+    local cjson = require "cjson"
+    local body = payload.body(body_name)
+    local concat = table.concat
+    local e = curl.easy_init()
+    local chunks, count = {}, 0
+    e:setopt(curl.OPT_URL, url .. ROUTE)
+    e:setopt(curl.OPT_NOSIGNAL, 1)
+    e:setopt(curl.OPT_WRITEFUNCTION, function(s)
+        chunks[#chunks + 1] = s
+        return #s
+    end)
+    local static = {
+        "Content-Type: application/json", "Accept: application/json", "Authorization: Token " .. API_KEY,
+    }
+    local function create()
+        count = count + 1
+        local payload_s = cjson.encode(body)
+        local headers = { static[1], static[2], static[3], "Idempotency-Key: bench-" .. count }
+        e:setopt(curl.OPT_HTTPHEADER, headers)
+        e:setopt(curl.OPT_POSTFIELDS, payload_s)
+        e:setopt(curl.OPT_POSTFIELDSIZE, #payload_s)
+        for i = #chunks, 1, -1 do chunks[i] = nil end
+        local code, msg = e:perform()
+        if code ~= 0 then error("lua-curl request failed: " .. tostring(msg or code), 0) end
+        local env = cjson.decode(concat(chunks))
+        if not (env.data and env.data.id) then error("lua-curl: no id in the answer", 0) end
+    end
+    for _ = 1, warm do create() end
+    local lat = prealloc(n)
+    collectgarbage()
+    local c0, t0 = clock(), now()
+    for i = 1, n do
+        local t = now()
+        create()
+        lat[i] = now() - t
+    end
+    local wall, cpu = now() - t0, clock() - c0
+    report("luacurl", n, wall, cpu, lat)
+end
+
+---------------------------------------------------------------------------
 -- memory: one client, N blocking requests
 
 local function status_kb(field)
     local f = assert(io.open("/proc/self/status"))
-    local s = f:read("a")
+    local s = f:read("*a")
     f:close()
     return tonumber(s:match(field .. ":%s*(%d+) kB"))
 end
 
 local function rss()
-    local client, body = hamsa_client(), payload.agent()
+    local client, body = hamsa_client(), payload.body(body_name)
     local agents = client.agents
     for _ = 1, warm do check_agent(agents:create(body)) end
     local rss0, hwm0 = status_kb("VmRSS"), status_kb("VmHWM")
     local t0 = now()
     for _ = 1, n do check_agent(agents:create(body)) end
     local wall = now() - t0
-    print(format("RSS n=%d warm=%d rss_before_kb=%d rss_after_kb=%d hwm_before_kb=%d hwm_after_kb=%d "
-        .. "lua_kb=%d wall=%.3f", n, warm, rss0, status_kb("VmRSS"), hwm0, status_kb("VmHWM"),
-        math.floor(collectgarbage("count")), wall))
+    print(format("RSS payload=%s n=%d warm=%d rss_before_kb=%d rss_after_kb=%d hwm_before_kb=%d hwm_after_kb=%d "
+        .. "lua_kb=%d wall=%.3f", body_name, n, warm, rss0, status_kb("VmRSS"), hwm0, status_kb("VmHWM"),
+        floor(collectgarbage("count")), wall))
 end
 
 local MODES = {
-    hamsa_block = hamsa_block, hamsa_async = hamsa_async, luasocket = luasocket, popen = popen, rss = rss,
+    hamsa_block = hamsa_block, hamsa_async = hamsa_async, luasocket = luasocket, popen = popen, luacurl = luacurl,
+    rss = rss,
 }
 assert(MODES[mode], "unknown mode " .. tostring(mode))(mode)

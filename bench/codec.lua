@@ -1,11 +1,11 @@
 --- bench/codec.lua: codec micro-benchmarks of `make bench`: hamsa.json
--- against Debian's lua-cjson, on the agent payload (the create body, 2 KB)
--- and on a 1 MB agent listing.
+-- against Debian's lua-cjson, on the two create bodies (the agent payload,
+-- 2 KB, and the small one, about 300 bytes) and on a 1 MB agent listing.
 --
 --   lua5.4 bench/codec.lua [SECONDS]      (time per case and library, default 0.25)
 --
 -- Prints one line per case and library:
---   CODEC case=<agent|list> op=<encode|decode> lib=<hamsa|cjson> bytes=<n> us=<per op> mbs=<MB/s>
+--   CODEC case=<agent|small|list> op=<encode|decode> lib=<hamsa|cjson> bytes=<n> us=<per op> mbs=<MB/s>
 -- Each figure is the best of three timed runs, the libraries taking turns.
 local json = require("hamsa.core").json
 local cjson = require "cjson"
@@ -33,6 +33,7 @@ end
 
 local cases = {
     { name = "agent", value = payload.agent() },
+    { name = "small", value = payload.small() },
     { name = "list", value = payload.list() },
 }
 for _, case in ipairs(cases) do

@@ -2,12 +2,18 @@
 -- receives, built in one place so that all of them move the same bytes.
 --
 --   local payload = require "payload"        -- (LUA_PATH has bench/?.lua)
---   payload.agent()          the create-agent body (a fresh table)
---   payload.envelope_json()  what the server answers (about 2 KB)
+--   payload.agent()          the create-agent body, about 2 KB encoded (a fresh table)
+--   payload.small()          a small create-agent body, about 300 bytes
+--   payload.body(name)       payload[name]() for name "agent" or "small"
+--   payload.envelope_json([name])  what the server answers to that body (the
+--                            stored agent in Hamsa's envelope: 2.5 KB for
+--                            "agent", the default; about 0.7 KB for "small")
 --   payload.list()           a 1 MB agent-list response (list_json(): encoded)
+--   payload.NAMES            { "agent", "small" }: the payloads `make bench` runs
 --
--- As a script, `lua5.4 bench/payload.lua DIR` writes DIR/body.json (the
--- encoded body, for the C and shell contenders) and DIR/envelope.json.
+-- As a script, `lua5.4 bench/payload.lua DIR` writes DIR/body.json and
+-- DIR/envelope.json (the agent payload, for the C and shell contenders), and
+-- DIR/body_small.json and DIR/envelope_small.json.
 local json = require("hamsa.core").json
 
 local M = {}
@@ -80,8 +86,29 @@ function M.agent()
     }
 end
 
-local function stored(i)
-    local a = M.agent()
+--- A small create body: what a first agent looks like (about 300 bytes).
+function M.small()
+    return {
+        agentName = "Sara - Reception",
+        lang = "en",
+        greetingMessage = "Hello {{name}}, this is Sara from Acme Dental. How can I help?",
+        preamble = "You are Sara, the receptionist of Acme Dental; confirm the appointment and be brief.",
+        silenceThreshold = 800,
+        interrupt = true,
+        pokeMessages = { "Are you still there?" },
+        tools = { smartCallEnd = true },
+    }
+end
+
+M.NAMES = { "agent", "small" }
+
+function M.body(name)
+    assert(name == "agent" or name == "small", "payload: no body named " .. tostring(name))
+    return M[name]()
+end
+
+local function stored(i, name)
+    local a = M.body(name or "agent")
     a.id = string.format("3f6c2a1e-8b4d-4c7a-9e2f-%012d", i)
     a.projectId = "c0a8012e-5d6f-4b3a-8c9d-1e2f3a4b5c6d"
     a.apiKeyId = "a1b2c3d4-e5f6-4a7b-8c9d-0e1f2a3b4c5d"
@@ -94,13 +121,14 @@ local function stored(i)
     return a
 end
 
---- The server's answer to a create: Hamsa's envelope around the stored agent.
-function M.envelope_json()
+--- The server's answer to a create: Hamsa's envelope around the stored agent
+-- (name: the body created, "agent" by default).
+function M.envelope_json(name)
     return assert(json.encode({
         success = true,
         message = "Voice agent created successfully",
         messageKey = "VoiceAgentCreatedSuccessfully",
-        data = stored(1),
+        data = stored(1, name),
     }))
 end
 
@@ -125,8 +153,11 @@ if arg and arg[0] and arg[0]:match("payload%.lua$") and arg[1] then
         f:write(s)
         f:close()
     end
-    write("body.json", assert(json.encode(M.agent())))
-    write("envelope.json", M.envelope_json())
+    for _, name in ipairs(M.NAMES) do
+        local tail = name == "agent" and "" or "_" .. name
+        write("body" .. tail .. ".json", assert(json.encode(M.body(name))))
+        write("envelope" .. tail .. ".json", M.envelope_json(name))
+    end
 end
 
 return M

@@ -114,12 +114,15 @@ static int cmp_double(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* RESULT name=<name> n=<n> wall=<s> cpu=<s> p50=<us> p99=<us> */
-static void report(const char *name, long n, double wall, double cpu_s, double *lat)
+/* RESULT name=<name> payload=<payload> n=<n> wall=<s> cpu=<s> p50=<us> p99=<us>
+ * (payload: the name of the body sent, "agent" or "small", for the report) */
+static void report(const char *name, const char *payload, long n, double wall,
+                   double cpu_s, double *lat)
 {
     qsort(lat, (size_t)n, sizeof *lat, cmp_double);
-    printf("RESULT name=%s n=%ld wall=%.6f cpu=%.6f p50=%.1f p99=%.1f\n", name, n,
-           wall, cpu_s, lat[n / 2] * 1e6, lat[(long)((double)n * 0.99)] * 1e6);
+    printf("RESULT name=%s payload=%s n=%ld wall=%.6f cpu=%.6f p50=%.1f p99=%.1f\n",
+           name, payload, n, wall, cpu_s, lat[n / 2] * 1e6,
+           lat[(long)((double)n * 0.99)] * 1e6);
 }
 
 #endif

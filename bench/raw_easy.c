@@ -3,7 +3,9 @@
  * handle set up once and reused, so one kept-alive connection; no JSON.
  * The physical limit of a sequential client. SPDX-License-Identifier: MIT
  *
- *   raw_easy URL BODYFILE N WARMUP
+ *   raw_easy URL BODYFILE N WARMUP [PAYLOAD]
+ *
+ * PAYLOAD only names the body in the RESULT line (default "agent").
  */
 #include "raw.h"
 
@@ -16,8 +18,8 @@ int main(int argc, char **argv)
     double *lat, t0, c0, t;
     struct curl_slist *headers;
     CURL *e;
-    if (argc != 5) {
-        fprintf(stderr, "usage: raw_easy URL BODYFILE N WARMUP\n");
+    if (argc != 5 && argc != 6) {
+        fprintf(stderr, "usage: raw_easy URL BODYFILE N WARMUP [PAYLOAD]\n");
         return 2;
     }
     body = read_file(argv[2], &body_len);
@@ -39,7 +41,7 @@ int main(int argc, char **argv)
         check_done(e, curl_easy_perform(e), &s);
         lat[i] = now() - t;
     }
-    report("libcurl_easy", n, now() - t0, cpu() - c0, lat);
+    report("libcurl_easy", argc == 6 ? argv[5] : "agent", n, now() - t0, cpu() - c0, lat);
     curl_easy_cleanup(e);
     curl_slist_free_all(headers);
     curl_global_cleanup();

@@ -4,7 +4,9 @@
  * each handle set up once and re-added; no JSON. The limit for
  * concurrency on one thread. SPDX-License-Identifier: MIT
  *
- *   raw_multi URL BODYFILE N WARMUP INFLIGHT
+ *   raw_multi URL BODYFILE N WARMUP INFLIGHT [PAYLOAD]
+ *
+ * PAYLOAD only names the body in the RESULT line (default "agent").
  */
 #include "raw.h"
 
@@ -57,8 +59,8 @@ int main(int argc, char **argv)
     CURLM *cm;
     CURL **easy;
     slot *slots;
-    if (argc != 6) {
-        fprintf(stderr, "usage: raw_multi URL BODYFILE N WARMUP INFLIGHT\n");
+    if (argc != 6 && argc != 7) {
+        fprintf(stderr, "usage: raw_multi URL BODYFILE N WARMUP INFLIGHT [PAYLOAD]\n");
         return 2;
     }
     body = read_file(argv[2], &body_len);
@@ -80,7 +82,7 @@ int main(int argc, char **argv)
     c0 = cpu();
     t0 = now();
     run(cm, easy, slots, inflight, n, lat);
-    report("libcurl_multi", n, now() - t0, cpu() - c0, lat);
+    report("libcurl_multi", argc == 7 ? argv[6] : "agent", n, now() - t0, cpu() - c0, lat);
     for (i = 0; i < inflight; i++) curl_easy_cleanup(easy[i]);
     curl_multi_cleanup(cm);
     curl_slist_free_all(headers);

@@ -18,6 +18,7 @@ HAMSA_EXPORT int luaopen_hamsa_core(lua_State *L)
     lua_pushliteral(L, HAMSA_VERSION);
     lua_setfield(L, -2, "_VERSION");
     hamsa_json_open(L);
+    hamsa_shape_open(L);
     hamsa_http_open(L);
     hamsa_sys_open(L);
     return 1;

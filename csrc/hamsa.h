@@ -19,6 +19,11 @@
 #define HAMSA_HIDDEN __attribute__((visibility("hidden")))
 #else
 #define HAMSA_HIDDEN
+/* shape.c: module table at -1, core.json set; sets core.shape =
+ * { object_size, array_size, string_array }: one-call table probes for the
+ * validators' fast acceptors. */
+HAMSA_HIDDEN int hamsa_shape_open(lua_State *L);
+
 #endif
 
 /* json.c: module table at -1; sets core.json = { encode, decode, null,
@@ -42,5 +47,10 @@ HAMSA_HIDDEN extern void (*hamsa_easy_hook)(void *easy);
  * core.wall(), core.getpid() and core.process_alive(pid) (the dialer's
  * ledger and leases). */
 HAMSA_HIDDEN int hamsa_sys_open(lua_State *L);
+
+/* shape.c: module table at -1, core.json set; sets core.shape =
+ * { object_size, array_size, string_array }: one-call table probes for the
+ * validators' fast acceptors. */
+HAMSA_HIDDEN int hamsa_shape_open(lua_State *L);
 
 #endif

@@ -32,6 +32,7 @@
 #define TRANSFER_MT "hamsa.transfer"
 
 #define SPARE_MAX 64                         /* easy handles kept for reuse */
+#define DEAD_MAX 8                           /* used handles awaiting cleanup */
 #define DEFAULT_MAX_BODY (64u * 1024u * 1024u)
 #define MAX_HEAD (256 * 1024)                /* bytes of one response's header block */
 #define TRACE_MAX (64 * 1024)                /* verbose text kept per transfer */
@@ -40,6 +41,15 @@
 void (*hamsa_easy_hook)(void *easy) = NULL;
 
 #define CURL_AT_LEAST(x, y, z) (LIBCURL_VERSION_NUM >= (((x) << 16) | ((y) << 8) | (z)))
+
+/* libcurl 7.80 calls CURLOPT_PREREQFUNCTION before each request it sends on
+ * a connection: the guard against a silent re-send (on_prereq). Older ones
+ * get the read-callback guard (on_upload). */
+#if CURL_AT_LEAST(7, 80, 0)
+#define HAVE_PREREQ 1
+#else
+#define HAVE_PREREQ 0
+#endif
 
 enum { T_NEW, T_RUNNING, T_DONE, T_CANCELLED, T_CLOSED };
 
@@ -77,8 +87,14 @@ typedef struct {
     int nspare;
     int closed;
     int reuse_easy;                  /* libcurl >= 8.1.0 (see give_back_easy) */
+    CURL *dead[DEAD_MAX];            /* used handles to clean up at the next
+                                        wait (libcurl < 8.1.0, see idle_work) */
+    int ndead;
+    shape last;                      /* the shape of the last request added */
     char *auth;                      /* "Authorization: ..." line, or NULL: kept
                                         here so that no Lua table holds the key */
+    char accept_encoding[32];        /* see find_accept_encoding */
+    char accept_encoding_line[64];   /* "Accept-Encoding: " and that list */
 } multi;
 
 typedef struct {
@@ -93,9 +109,11 @@ struct transfer {
     struct curl_slist *headers;
     buffer body, head;
     shape shape;                /* what t->easy is set up for */
-    const char *upload;         /* request body fed by on_upload: the bytes of */
+    const char *upload;         /* the request body: the bytes of */
     size_t upload_len, upload_pos;
     int upload_ref;             /* the spec's body string, held by this ref */
+    int prereqs;                /* times on_prereq ran */
+    int resend_blocked;         /* on_prereq refused a second send */
     size_t max_body;
     int state;
     int too_large, head_too_large, oom;
@@ -175,12 +193,37 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
     return len;
 }
 
-/* Feeds the request body of a no-resend transfer. There is deliberately
- * no seek callback: when a reused connection dies after the body went out,
- * libcurl 7.x would silently send the request again on a new connection;
- * unable to rewind, it fails with CURLE_SEND_FAIL_REWIND instead, so a
- * POST that may have reached the server is never sent twice behind our
- * back (CURLOPT_FORBID_RETRY_ON_REUSE needs libcurl 8.16). */
+#if HAVE_PREREQ
+/* The guard of a no-resend transfer (a POST: it may act twice). When a
+ * kept-alive connection dies under a request, libcurl sends the request
+ * again on a new connection, and calls this again first. If no byte of
+ * the request left this host on the first connection, the server cannot
+ * have seen it and the new one may carry it; otherwise the transfer is
+ * aborted here, before a second send, and reported as the condition it
+ * is (set_error_fields). The body goes out from memory with the headers,
+ * in one write: a read callback would cost a second write per POST and a
+ * second wake-up of the server. */
+static int on_prereq(void *ud, char *ip, char *local_ip, int port, int local_port)
+{
+    transfer *t = ud;
+    long sent = 0;
+    (void)ip;
+    (void)local_ip;
+    (void)port;
+    (void)local_port;
+    if (t->prereqs++ == 0) return CURL_PREREQFUNC_OK;
+    curl_easy_getinfo(t->easy, CURLINFO_REQUEST_SIZE, &sent);
+    if (sent <= 0) return CURL_PREREQFUNC_OK;
+    t->resend_blocked = 1;
+    return CURL_PREREQFUNC_ABORT;
+}
+#else
+/* Feeds the request body of a no-resend transfer (libcurl before 7.80,
+ * which has no on_prereq). There is deliberately no seek callback: when a
+ * reused connection dies after the body went out, libcurl would silently
+ * send the request again on a new connection; unable to rewind, it fails
+ * with CURLE_SEND_FAIL_REWIND instead, so a POST that may have reached the
+ * server is never sent twice behind our back. */
 static size_t on_upload(char *p, size_t size, size_t n, void *ud)
 {
     transfer *t = ud;
@@ -190,6 +233,7 @@ static size_t on_upload(char *p, size_t size, size_t n, void *ud)
     t->upload_pos += room;
     return room;
 }
+#endif
 
 /* One line of verbose output with its prefix ("* " text, "> " request
  * header, "< " response header). An Authorization or Proxy-Authorization
@@ -352,6 +396,8 @@ static void give_back_easy(transfer *t)
         }
         s->easy = t->easy;
         s->shape = t->shape;
+    } else if (m && !m->closed && !m->reuse_easy && m->ndead < DEAD_MAX) {
+        m->dead[m->ndead++] = t->easy;  /* cleaned up while waiting (idle_work) */
     } else {
         curl_easy_cleanup(t->easy);
     }
@@ -461,6 +507,11 @@ static void set_error_fields(lua_State *L, const transfer *t)
         snprintf(n, sizeof n, "%.0f", (double)t->max_body);
         lua_pushliteral(L, "RESPONSE_TOO_LARGE");
         lua_pushfstring(L, "response larger than %s bytes", n);
+    } else if (t->resend_blocked) {
+        /* the code libcurl gives when it cannot rewind a body to send it
+         * again (on_upload's guard): the same condition, one name */
+        lua_pushliteral(L, "CURLE_SEND_FAIL_REWIND");
+        lua_pushliteral(L, "the connection closed after the request was sent; it was not sent again");
     } else if (t->head_too_large) {
         lua_pushliteral(L, "RESPONSE_HEADERS_TOO_LARGE");
         lua_pushfstring(L, "response header block larger than %d KiB", MAX_HEAD / 1024);
@@ -561,6 +612,24 @@ static int transfer_tostring(lua_State *L)
 /* ---------------------------------------------------------------------- */
 /* multi                                                                   */
 
+/* The Accept-Encoding list: the encodings this libcurl decodes, in its own
+ * order, which is what CURLOPT_ACCEPT_ENCODING "" means. Named once per
+ * multi: given "", libcurl works the list out again on every new handle. */
+static void find_accept_encoding(char *list, size_t size)
+{
+    const curl_version_info_data *v = curl_version_info(CURLVERSION_NOW);
+    list[0] = '\0';
+    if (size < 32) return;
+    if (v->features & CURL_VERSION_LIBZ) strcat(list, "deflate, gzip");
+#ifdef CURL_VERSION_BROTLI
+    if (v->features & CURL_VERSION_BROTLI) strcat(list, list[0] ? ", br" : "br");
+#endif
+#ifdef CURL_VERSION_ZSTD
+    if (v->features & CURL_VERSION_ZSTD) strcat(list, list[0] ? ", zstd" : "zstd");
+#endif
+    if (!list[0]) strcpy(list, "identity");
+}
+
 static multi *check_multi(lua_State *L, int idx)
 {
     multi *m = (multi *)luaL_checkudata(L, idx, MULTI_MT);
@@ -597,6 +666,8 @@ static void multi_release(lua_State *L, multi *m)
     m->done_head = m->done_tail = NULL;
     for (i = 0; i < m->nspare; i++) curl_easy_cleanup(m->spare[i].easy);
     m->nspare = 0;
+    for (i = 0; i < m->ndead; i++) curl_easy_cleanup(m->dead[i]);
+    m->ndead = 0;
     if (m->cm) curl_multi_cleanup(m->cm);
     m->cm = NULL;
     wipe_free(m->auth);
@@ -737,6 +808,28 @@ static transfer *push_transfer(lua_State *L)
     return t;
 }
 
+/* Whether the lines of the table at `idx` (if a table) name the header
+ * `lname` ("name:", lower case). */
+static int has_header(lua_State *L, int idx, const char *lname)
+{
+    size_t n, i, k = strlen(lname);
+    int found = 0;
+    if (!lua_istable(L, idx)) return 0;
+    n = (size_t)lua_rawlen(L, idx);
+    for (i = 1; i <= n && !found; i++) {
+        size_t len, j;
+        const char *line;
+        lua_rawgeti(L, idx, (lua_Integer)i);
+        line = lua_tolstring(L, -1, &len);
+        if (line && len >= k) {
+            for (j = 0; j < k && tolower((unsigned char)line[j]) == lname[j]; j++) {}
+            found = j == k;
+        }
+        lua_pop(L, 1);
+    }
+    return found;
+}
+
 /* The request's header lines: spec.headers, the multi's Authorization,
  * spec.header, then an empty Expect. */
 static void build_headers(lua_State *L, transfer *t, const multi *m, const request_spec *rs)
@@ -755,6 +848,11 @@ static void build_headers(lua_State *L, transfer *t, const multi *m, const reque
     /* spec.header: one more line after the shared ones (the caller's
      * per-request line; saves it a copy of the shared table) */
     if (rs->header) add_header(L, t, rs->header);
+    /* The Accept-Encoding line, written once per multi: given only
+     * CURLOPT_ACCEPT_ENCODING, libcurl formats the same line again for every
+     * request (with its own printf, thousands of instructions); a line of
+     * ours makes it skip that and still decode what comes back. */
+    if (!has_header(L, rs->headers_idx, "accept-encoding:")) add_header(L, t, m->accept_encoding_line);
     /* libcurl would otherwise wait up to 1 s for "100 Continue" before
      * sending a body over 1 KiB */
     add_header(L, t, "Expect:");
@@ -785,6 +883,8 @@ static int take_easy(lua_State *L, multi *m, transfer *t, const request_spec *rs
     if (!e) return luaL_error(L, "curl_easy_init failed");
     t->easy = e;
     t->owner = m;
+    m->last = t->shape;
+    m->last.set_up = 1;
     return same;
 }
 
@@ -799,21 +899,27 @@ static void set_method(CURL *e, const request_spec *rs)
         if (strcmp(rs->method, "POST") != 0) curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, rs->method);
         if (rs->no_resend) {
             curl_easy_setopt(e, CURLOPT_POST, 1L);
+#if HAVE_PREREQ
+            curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, on_prereq);
+#else
             curl_easy_setopt(e, CURLOPT_READFUNCTION, on_upload);
+#endif
         }
     }
 }
 
 /* What every request of this shape shares: set on a new or reset handle
  * only (a spare of the same shape keeps them, see shape). */
-static void set_shared_options(CURL *e, const request_spec *rs)
+static void set_shared_options(CURL *e, const multi *m, const request_spec *rs)
 {
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);   /* never carry the key elsewhere */
     curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
-    curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");  /* whatever libcurl can decode */
+    /* whatever libcurl can decode, named once (accept_encoding): "" would
+     * make libcurl rebuild the list on every new handle */
+    curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, m->accept_encoding);
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
 #if CURL_AT_LEAST(7, 85, 0)
@@ -826,6 +932,34 @@ static void set_shared_options(CURL *e, const request_spec *rs)
         curl_easy_setopt(e, CURLOPT_VERBOSE, 1L);
     }
     set_method(e, rs);
+}
+
+/* What a wait does before it sleeps, off the path of the request in
+ * flight, with libcurl before 8.1.0, where a handle carries one transfer
+ * only (give_back_easy): it cleans up the handles of finished transfers,
+ * and makes one new handle set up for the shape of the last request, which
+ * the next request of that shape takes as it is (take_easy). A blocking
+ * call spends most of its time waiting for the server; this moves about a
+ * fifth of the engine's own work into that time. A new handle never
+ * carried a transfer, so nothing of another one lingers in it. */
+static void idle_work(multi *m)
+{
+    int i;
+    for (i = 0; i < m->ndead; i++) curl_easy_cleanup(m->dead[i]);
+    m->ndead = 0;
+    if (!m->reuse_easy && m->nspare == 0 && m->last.set_up && m->last.method[0]
+        && !(m->last.flags & SHAPE_VERBOSE)) {
+        request_spec rs;
+        CURL *e = curl_easy_init();
+        if (!e) return;                 /* the next request makes its own */
+        memset(&rs, 0, sizeof rs);
+        rs.method = m->last.method;
+        rs.no_resend = (m->last.flags & SHAPE_NO_RESEND) != 0;
+        set_shared_options(e, m, &rs);
+        m->spare[0].easy = e;
+        m->spare[0].shape = m->last;
+        m->nspare = 1;
+    }
 }
 
 /* This request's own options, set on every handle. */
@@ -849,25 +983,31 @@ static void set_request_options(transfer *t, const request_spec *rs)
     t->shape.set_up = 1;
 }
 
-/* The request body, for any method but GET and HEAD. */
+/* The request body, for any method but GET and HEAD. libcurl reads the
+ * body string in place (no copy), kept alive by a registry ref until the
+ * transfer is released. */
 static void set_body(lua_State *L, transfer *t, const request_spec *rs)
 {
     CURL *e = t->easy;
     if (strcmp(rs->method, "GET") == 0 || strcmp(rs->method, "HEAD") == 0) return;
+    if (rs->body) {
+        lua_pushvalue(L, rs->body_idx);
+        t->upload_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+        t->upload = rs->body;
+        t->upload_len = rs->body_len;
+    }
+#if HAVE_PREREQ
+    if (rs->no_resend) curl_easy_setopt(e, CURLOPT_PREREQDATA, (void *)t);
+#else
     if (rs->no_resend) {
-        /* on_upload reads the body string in place, kept alive by a
-         * registry ref: saves a copy of every body */
-        if (rs->body) {
-            lua_pushvalue(L, rs->body_idx);
-            t->upload_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-            t->upload = rs->body;
-            t->upload_len = rs->body_len;
-        }
         curl_easy_setopt(e, CURLOPT_READDATA, (void *)t);
         curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)rs->body_len);
-    } else if (rs->body || strcmp(rs->method, "POST") == 0) {
+        return;
+    }
+#endif
+    if (rs->body || strcmp(rs->method, "POST") == 0) {
         curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)rs->body_len);
-        curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, rs->body ? rs->body : "");
+        curl_easy_setopt(e, CURLOPT_POSTFIELDS, rs->body ? rs->body : "");
     }
 }
 
@@ -903,7 +1043,7 @@ static int multi_add(lua_State *L)
     t = push_transfer(L);
     t->max_body = rs.max_body;
     build_headers(L, t, m, &rs);
-    if (!take_easy(L, m, t, &rs)) set_shared_options(t->easy, &rs);
+    if (!take_easy(L, m, t, &rs)) set_shared_options(t->easy, m, &rs);
     set_request_options(t, &rs);
     set_body(L, t, &rs);
     if (hamsa_easy_hook) hamsa_easy_hook(t->easy);     /* a test harness's, see hamsa.h */
@@ -968,6 +1108,7 @@ static int multi_wait(lua_State *L)
     int ms = s <= 0 ? 0 : s > 86400 ? 86400000 : (int)(s * 1000 + 0.5);
     int numfds = 0;
     CURLMcode rc;
+    idle_work(m);
 #if CURL_AT_LEAST(7, 66, 0)
     rc = curl_multi_poll(m->cm, NULL, 0, ms, &numfds);
 #else
@@ -1053,6 +1194,9 @@ static int multi_new(lua_State *L)
     }
     m->closed = 0;
     m->reuse_easy = curl_version_info(CURLVERSION_NOW)->version_num >= 0x080100;
+    find_accept_encoding(m->accept_encoding, sizeof m->accept_encoding);
+    snprintf(m->accept_encoding_line, sizeof m->accept_encoding_line, "Accept-Encoding: %s",
+             m->accept_encoding);
     if (max_host > 0) curl_multi_setopt(m->cm, CURLMOPT_MAX_HOST_CONNECTIONS, max_host);
     if (max_total > 0) curl_multi_setopt(m->cm, CURLMOPT_MAX_TOTAL_CONNECTIONS, max_total);
     return 1;
@@ -1120,6 +1264,7 @@ int hamsa_http_open(lua_State *L)
     /* reference-counted and thread-safe since libcurl 7.84 */
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
         return luaL_error(L, "curl_global_init failed");
+
     new_class(L, MULTI_MT, multi_meta, multi_methods);
     new_class(L, TRANSFER_MT, transfer_meta, transfer_methods);
     lua_pushcfunction(L, multi_new);

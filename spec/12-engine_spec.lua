@@ -87,6 +87,70 @@ describe("hamsa engine", function()
             assert.is_true(is_integer(r.connects))
         end)
 
+        it("asks for every encoding this libcurl decodes, in libcurl's own order", function()
+            -- the list is named once per multi (CURLOPT_ACCEPT_ENCODING ""
+            -- would rebuild it on every handle); it must say what "" says
+            server:clear()
+            result_of(m, { url = server.url .. "/v1/voice-agents" })
+            local log = server:requests()
+            local sent = log[#log].headers["accept-encoding"]
+            local features = {}
+            for _, name in ipairs({ "deflate, gzip", "br", "zstd" }) do
+                if sent:find(name, 1, true) then features[#features + 1] = name end
+            end
+            assert.equal(table.concat(features, ", "), sent)
+            assert.truthy(sent:find("gzip", 1, true), "Debian's libcurl decodes gzip")
+        end)
+
+        it("decodes a gzip answer: the Accept-Encoding line is ours, the decoding still libcurl's", function()
+            -- a server on a real socket, driven from this loop: it reads the
+            -- request and answers with a gzip body (gzip of the JSON below)
+            local socket = require "socket"
+            local gz = "\31\139\8\0\0\0\0\0\2\3\171\86\42\46\77\78\78\45\46\86\178\42\41\42\77\213\81\74\73\44"
+                .. "\73\84\178\170\86\202\76\81\178\82\74\175\202\44\40\72\77\81\170\173\5\0\81\110\39\27\40\0\0\0"
+            local srv = assert(socket.bind("127.0.0.1", 0))
+            srv:settimeout(0)
+            local _, port = srv:getsockname()
+            local mc = core.multi()
+            local t = mc:add({ url = "http://127.0.0.1:" .. port .. "/gz" })
+            local conn, got, answered = nil, "", false
+            local deadline = core.now() + 10
+            while not mc:next_done() and core.now() < deadline do
+                mc:perform()
+                if not conn then
+                    conn = srv:accept()
+                    if conn then conn:settimeout(0) end
+                elseif not answered then
+                    local data, _, part = conn:receive(4096)
+                    got = got .. (data or part or "")
+                    if got:find("\r\n\r\n", 1, true) then
+                        assert(conn:send("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Encoding: gzip\r\n"
+                            .. "Content-Length: " .. #gz .. "\r\n\r\n" .. gz))
+                        answered = true
+                    end
+                end
+                mc:wait(0.01)
+            end
+            local r = t:result()
+            t:close()
+            mc:close()
+            if conn then conn:close() end
+            srv:close()
+            assert.matches("\r\nAccept%-Encoding: [^\r\n]*gzip", got)
+            local _, lines = got:gsub("\r\n[Aa]ccept%-[Ee]ncoding:", "")
+            assert.equal(1, lines, "one Accept-Encoding line")
+            assert.equal(200, r.status)
+            assert.equal("gzip", r.headers["content-encoding"])
+            assert.equal('{"success":true,"data":{"id":"gzipped"}}', r.body)
+        end)
+
+        it("sends the caller's own Accept-Encoding line instead of ours", function()
+            server:clear()
+            result_of(m, { url = server.url .. "/v1/voice-agents", headers = { "Accept-Encoding: identity" } })
+            local log = server:requests()
+            assert.equal("identity", log[#log].headers["accept-encoding"])
+        end)
+
         it("counts no new connection when a kept-alive one is reused", function()
             result_of(m, { url = server.url .. "/v1/voice-agents" })
             local r = result_of(m, { url = server.url .. "/v1/voice-agents" })

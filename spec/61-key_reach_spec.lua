@@ -354,3 +354,54 @@ describe("hamsa key reach", function()
         end)
     end)
 end)
+
+-- errors.redact skips its byte-by-byte scan for escaped forms when none can
+-- exist (no `\u` in the text, and no `/`, `"` or `\` in the key): random
+-- texts of key forms and escapes, two kinds of key; after redaction no form
+-- of the key may be left, read as JSON would read it.
+describe("hamsa.errors.redact on random texts", function()
+    local errors = require "hamsa.errors"
+
+    -- The text as a JSON string reader sees it: \uXXXX, \/, \" and \\ undone.
+    local function unescape(s)
+        return (s:gsub("\\(u?)(%x?%x?%x?%x?)", function(u, hex)
+            if u == "u" and #hex == 4 then return string.char(tonumber(hex, 16) % 256) end
+            return nil
+        end):gsub("\\([/\"\\])", "%1"))
+    end
+
+    local function escaped_form(key)
+        return (key:gsub(".", function(c)
+            local r = math.random(4)
+            if r == 1 then return ("\\u%04x"):format(c:byte()) end
+            if r == 2 then return ("\\u%04X"):format(c:byte()) end
+            if c == "/" and r == 3 then return "\\/" end
+            return c
+        end))
+    end
+
+    local seed = tonumber(os.getenv("HAMSA_SEED") or "") or os.time()
+    it(("leaves no form of the key in 3,000 texts (seed %d)"):format(seed), function()
+        math.randomseed(seed)
+        local keys = { "hk9f8e7d6c5b4a3928", "sk/live+Abc123/xyz+" }
+        local FILL = { "hello ", "\\n", "\\u00e9", "\\\\", "\\/", "\"", "{\"a\":", "h", "k9", "\\u0068" }
+        for round = 1, 3000 do
+            local key = keys[math.random(#keys)]
+            local parts = {}
+            for i = 1, math.random(12) do
+                local r = math.random(10)
+                if r == 1 then parts[i] = key
+                elseif r <= 3 then parts[i] = escaped_form(key)
+                else parts[i] = FILL[math.random(#FILL)] end
+            end
+            local text = concat(parts)
+            local out = errors.redact(text, key)
+            local where = ("seed %d, round %d: %q -> %q"):format(seed, round, text, out)
+            assert(not out:find(key, 1, true), where)
+            assert(not unescape(out):find(key, 1, true), where)
+            if not text:find(key, 1, true) and not unescape(text):find(key, 1, true) then
+                assert(out == text, where .. " (changed, with no key in it)")
+            end
+        end
+    end)
+end)

@@ -127,7 +127,7 @@ local send = M.send
 -- headers, body }`, the header lines in the order they would go out
 -- (the key shown as `[REDACTED]`), `body` the exact JSON text or nil.
 function M.preview(self, call)
-    local spec, lines = call.spec, {}
+    local spec, lines = call, {}           -- the call record is the engine's spec
     if config.secret(self) ~= nil then lines[1] = "Authorization: Token [REDACTED]" end
     for _, line in ipairs(spec.headers) do lines[#lines + 1] = line end
     if spec.header then lines[#lines + 1] = spec.header end

@@ -6,15 +6,17 @@
 -- sleeps the host: backoff is a timer the loop's wait respects.
 --
 -- A timer (M.timer: the gaps of hamsa.waiter) is a call record with no
--- spec and no transfer: `start` puts it in `_timers` with its `next_at`,
+-- url and no transfer: `start` puts it in `_timers` with its `next_at`,
 -- and when it is due `step` completes it (data `true`) instead of starting
 -- an attempt, so its on_done runs from `deliver` like every callback;
 -- `cancel` and `close` end it with kind "cancelled" like any call.
 --
 -- The call record (made by hamsa.request) has these fields:
 --
---   method, path       for messages and logs
---   spec               what core.multi:add takes (url, headers, body, ...)
+--   method, path       for messages and logs (method also for the engine)
+--   url, headers, header, body, timeout, connect_timeout, ca_file, proxy,
+--   max_body, verbose, low_speed_limit, low_speed_time, no_resend
+--                      what core.multi:add reads: the record is its spec
 --   attempts           attempts started so far
 --   max_retries        the request's retry budget
 --   idempotency_key    the Idempotency-Key sent with every attempt, if any
@@ -76,7 +78,7 @@ end
 local function start_attempt(self, call)
     call.attempts = call.attempts + 1
     call.next_at = nil
-    local t = self._multi:add(call.spec)
+    local t = self._multi:add(call)
     self._inflight[t] = call
     call.transfer = t
     if self._log then log(self, "debug", "%s %s: attempt %d", call.method, call.path, call.attempts) end

@@ -42,10 +42,16 @@ local function payload_of(self, body, validator, prepare)
         local ok, field, msg = validator(body)
         if not ok then return nil, errors.invalid(field, msg) end
     end
-    if prepare then body = prepare(body) end
+    -- the route's preparation (hamsa.prepare): a field added by `fn`, the
+    -- array places by the encoder
+    local shape
+    if prepare then
+        if prepare.fn then body = prepare.fn(body) end
+        shape = prepare.shape
+    end
     -- the encoder enforces the depth cap in its own walk (saves a Lua walk of
     -- every body); on a failure nests_deeper tells whether depth is the error
-    local s, e = encode(body, MAX_DEPTH)
+    local s, e = encode(body, MAX_DEPTH, shape)
     if not s then
         if type(body) == "table" and nests_deeper(body, MAX_DEPTH, 1, {}) then
             return nil, errors.invalid(nil, format("the body nests deeper than %d levels", MAX_DEPTH))
@@ -95,18 +101,18 @@ function M.build(self, method, path, query, body, opts, validator, prepare)
     local full = self._base_url .. path
     if query and query ~= "" then full = full .. "?" .. query end
     local stall = opts.stall_timeout or self._stall
+    -- one table: the call record, and what core.multi:add reads of it (the
+    -- engine reads its own fields and no others; saves a table per request)
     return {
         method = method, path = path, attempts = 0,
         max_retries = opts.max_retries or self._max_retries,
         on_done = opts.on_done, idempotency_key = idem,
-        spec = {
-            url = full, method = method, headers = headers, header = extra_header, body = payload,
-            timeout = opts.timeout or self._timeout,
-            connect_timeout = opts.connect_timeout or self._connect_timeout,
-            ca_file = self._ca_file, proxy = self._proxy, max_body = self._max_body, verbose = self._trace,
-            low_speed_limit = stall and 1 or nil, low_speed_time = stall,
-            no_resend = not retry.IDEMPOTENT[method],
-        },
+        url = full, headers = headers, header = extra_header, body = payload,
+        timeout = opts.timeout or self._timeout,
+        connect_timeout = opts.connect_timeout or self._connect_timeout,
+        ca_file = self._ca_file, proxy = self._proxy, max_body = self._max_body, verbose = self._trace,
+        low_speed_limit = stall and 1 or nil, low_speed_time = stall,
+        no_resend = not retry.IDEMPOTENT[method],
     }
 end
 

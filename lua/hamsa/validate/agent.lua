@@ -8,7 +8,10 @@ local getmetatable = getmetatable
 
 local json = require("hamsa.core").json
 local null, ARRAY_MT = json.null, json.array_mt
+local huge = math.huge
 local C = require "hamsa.validate.checks"
+local fast = require "hamsa.validate.fast"
+local describe = C.describe
 local is_finite = C.is_finite
 local check_string = C.check_string
 local check_nonempty = C.check_nonempty
@@ -43,6 +46,28 @@ local function check_params(t)
     end
 end
 
+-- The acceptors of the custom checkers below (hamsa.validate.fast): each returns true
+-- only where its checker returns nothing, false when unsure; the checker has the last word.
+
+-- Whether `t` goes out as an object: what object_tail lets through (one C call).
+local object_size = require("hamsa.core").shape.object_size
+local function is_object(t)
+    return object_size(t) ~= false
+end
+
+describe[check_params] = { kind = "accept", fn = function(t)
+    if not is_object(t) then return false end
+    for k, v in next, t do
+        if type(k) ~= "string" then return false end
+        local tv = type(v)
+        if not (tv == "string" or tv == "boolean" or (tv == "number" and v == v and v ~= huge
+            and v ~= -huge)) then
+            return false
+        end
+    end
+    return true
+end }
+
 -- Google Calendar free slots ---------------------------------------------------------------
 
 local DAYS = {
@@ -67,6 +92,18 @@ local function check_day_entry(e)
     return check_slot(e)
 end
 local check_day = array_of(check_day_entry)
+
+local accept_slot_list = fast.lua_acceptor(check_slot_list)
+
+-- A day's entry, with the common case (a {from, to} slot) inline; any other key in a slot
+-- is left to the checker.
+describe[check_day_entry] = { kind = "accept", fn = function(e)
+    local n = object_size(e)
+    if n then return n == 2 and type(e.from) == "string" and type(e.to) == "string" end
+    -- not sent as an object: a list of slots, or unsure (accept_slot_list checks the form)
+    return accept_slot_list(e)
+end }
+local accept_day = fast.lua_acceptor(check_day)
 
 local function check_free_slots(t)
     local bad = object_tail(t)
@@ -127,9 +164,66 @@ local function check_shape(t, depth)
     end
 end
 
+describe[check_free_slots] = { kind = "accept", fn = function(t)
+    if not is_object(t) then return false end
+    for k, v in next, t do
+        if not DAYS[k] then return false end
+        if v ~= null and not accept_day(v) then return false end
+    end
+    return true
+end }
+
+local SHAPE_TYPES = describe[check_shape_type].set
+local accept_strings = fast.lua_acceptor(check_required_list)
+
+local function accept_shape(t, depth)
+    if depth > MAX_SHAPE_DEPTH or not is_object(t) then return false end
+    for k, v in next, t do
+        if v == null then
+            if type(k) ~= "string" then return false end
+        elseif k == "type" then
+            if not SHAPE_TYPES[v] then return false end
+        elseif k == "description" then
+            if type(v) ~= "string" then return false end
+        elseif k == "required" then
+            if not accept_strings(v) then return false end
+        elseif k == "items" then
+            if not accept_shape(v, depth + 1) then return false end
+        elseif k == "properties" then
+            if not is_object(v) then return false end
+            for name, sub_shape in next, v do
+                if type(name) ~= "string" or not accept_shape(sub_shape, depth + 1) then
+                    return false
+                end
+            end
+        elseif type(k) ~= "string" then     -- the names above are strings: one test less
+            return false
+        elseif type(v) == "table" and check_free(v, 1) ~= nil then
+            return false
+        end
+    end
+    return true
+end
+
 local function check_outcome_shape(v)
     return check_shape(v, 1)
 end
+
+describe[check_outcome_shape] = { kind = "accept", fn = function(v) return accept_shape(v, 1) end }
+
+-- The same custom checkers as structures, for the C walker (hamsa.validate.native).
+local structure = require("hamsa.validate.native").structure
+structure[check_params] = { kind = "map", value = { kind = "scalar" } }
+structure[check_day_entry] = { kind = "day_entry", slot = check_slot }
+structure[check_free_slots] = { kind = "map", keys = DAYS, value = check_day, null_ok = true }
+-- an outcome shape: null passes under any name, names no rule covers pass in the form the
+-- encoder sends unchanged, and `properties` maps each name to a shape (itself)
+local SHAPE = { kind = "object", nonnull = {} }
+SHAPE.fields = {
+    type = check_shape_type, description = check_string, required = check_required_list,
+    items = SHAPE, properties = { kind = "map", value = SHAPE },
+}
+structure[check_outcome_shape] = SHAPE
 
 -- Agent bodies -----------------------------------------------------------------------------
 

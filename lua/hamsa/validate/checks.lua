@@ -14,6 +14,13 @@ local null, ARRAY_MT, OBJECT_MT = json.null, json.array_mt, json.object_mt
 
 local M = {}
 
+-- What each built checker checks, for hamsa.validate.fast, which compiles the same rules
+-- into straight-line acceptors: checker -> { kind = ..., parameters }. Weak keys: the
+-- descriptions live as long as their checkers. A checker with no description (a custom
+-- one) is called as it is; one may describe itself as { kind = "accept", fn = f } with a
+-- faster `f(v)` that returns true only where it returns nothing.
+local describe = setmetatable({}, { __mode = "k" })
+
 -- Deepest nesting followed inside values no rule covers (unknown fields, llmConfig): the
 -- client refuses bodies nested deeper than 100 (`max_request_depth`) anyway, and failing at
 -- the limit ends the walk of a cyclic table at once.
@@ -86,7 +93,32 @@ local function is_timezone(s)
     return true
 end
 
+-- `pred` with a memory of the strings it accepted: a body repeats the same webhook URL and
+-- time zone request after request, and the patterns cost thousands of instructions where a
+-- table read costs a few. Only acceptances are kept (a string is a value: the answer
+-- cannot change), at most MEMO_MAX at a time, forgotten all at once when full.
+local MEMO_MAX = 64
+local function remembered(pred)
+    local seen, n = {}, 0
+    return function(s)
+        if seen[s] then return true end
+        if not pred(s) then return false end
+        if n >= MEMO_MAX then seen, n = {}, 0 end
+        seen[s] = true
+        n = n + 1
+        return true
+    end
+end
+is_https_url = remembered(is_https_url)
+is_timezone = remembered(is_timezone)
+
 -- Checker builders -------------------------------------------------------------------------
+
+-- Records `desc` for `check` and returns `check`.
+local function described(check, desc)
+    describe[check] = desc
+    return check
+end
 
 local function check_string(v)
     if type(v) ~= "string" then return "", "must be a string" end
@@ -124,20 +156,20 @@ local function integer_min(min)
     local float_tail = tail .. ", as a Lua integer: a float from 1e15 up is sent in exponent"
         .. " form (use math.tointeger)"
     if min < -MAX_INTEGER then min = -MAX_INTEGER end
-    return function(v)
+    return described(function(v)
         if not is_integer(v) or v < min or v > MAX_INTEGER then return "", tail end
         if (v >= FLOAT_DIGITS or v <= -FLOAT_DIGITS) and math_type and math_type(v) == "float" then
             return "", float_tail
         end
-    end
+    end, { kind = "integer_min", min = min })
 end
 
 -- An integer from `lo` to `hi`, two small bounds (well inside 2^53 and 1e15).
 local function integer_range(lo, hi)
     local tail = "must be an integer from " .. lo .. " to " .. hi
-    return function(v)
+    return described(function(v)
         if not is_integer(v) or v < lo or v > hi then return "", tail end
-    end
+    end, { kind = "integer_range", lo = lo, hi = hi })
 end
 
 -- A string of `min` to `max` characters, counted as UTF-8 characters (an Arabic letter
@@ -159,9 +191,9 @@ end
 
 local function number_range(lo, hi)
     local tail = "must be a number from " .. lo .. " to " .. hi
-    return function(v)
+    return described(function(v)
         if type(v) ~= "number" or not (v >= lo and v <= hi) then return "", tail end
-    end
+    end, { kind = "number_range", lo = lo, hi = hi })
 end
 
 -- `words` are the allowed strings, quoted in the message: "ar" or "en".
@@ -173,9 +205,9 @@ local function enum(...)
     end
     local tail = "must be " .. table.concat(words, ", ", 1, #words - 1)
         .. (#words > 2 and "," or "") .. " or " .. words[#words]
-    return function(v)
+    return described(function(v)
         if not set[v] then return "", tail end
-    end
+    end, { kind = "enum", set = set })
 end
 
 -- "[i]" prefixed to an element's own suffix.
@@ -187,7 +219,7 @@ end
 -- then every element through `elem`.
 local function array_of(elem, nonempty)
     local strings = elem == check_string    -- checked inline: saves a call per element
-    return function(t)
+    return described(function(t)
         if type(t) ~= "table" then return "", "must be an array" end
         local mt = getmetatable(t)
         if mt ~= nil and mt ~= ARRAY_MT then return "", mt == OBJECT_MT and MARKED_OBJECT or FOREIGN end
@@ -205,7 +237,7 @@ local function array_of(elem, nonempty)
                 if s then return index_path(i, s), tail end
             end
         end
-    end
+    end, { kind = "array", elem = elem, nonempty = nonempty })
 end
 
 -- nil when `t` goes out as an object (unmarked or object-marked, and not a sequence: the
@@ -257,7 +289,7 @@ local function object_of(fields, required, nonnull)
     for k, check in next, fields do
         kinds[k] = check == check_string and "string" or check == check_boolean and "boolean" or nil
     end
-    return function(t)
+    return described(function(t)
         if type(t) ~= "table" then return "", "must be an object" end
         local mt = getmetatable(t)
         if mt ~= nil and mt ~= OBJECT_MT then return "", mt == ARRAY_MT and MARKED_ARRAY or FOREIGN end
@@ -289,12 +321,18 @@ local function object_of(fields, required, nonnull)
                 if t[k] == nil then return "." .. k, "is required" end
             end
         end
-    end
+    end, { kind = "object", fields = fields, required = required, nonnull = nonnull })
 end
 
 -- An object of any content (llmConfig).
 local check_any_object = object_of({})
 
+describe[check_string] = { kind = "string" }
+describe[check_nonempty] = { kind = "nonempty" }
+describe[check_boolean] = { kind = "boolean" }
+describe[number_positive] = { kind = "number_positive" }
+
+M.describe = describe
 M.is_finite = is_finite
 M.is_integer = is_integer
 M.is_e164 = is_e164

@@ -27,7 +27,7 @@
 -- one per rule set that a route of hamsa.routes names.
 -- @module hamsa.validate
 
-local type, ipairs, find, gmatch, sub = type, ipairs, string.find, string.gmatch, string.sub
+local type, ipairs, find, sub = type, ipairs, string.find, string.sub
 
 local null = require("hamsa.core").json.null
 local C = require "hamsa.validate.checks"
@@ -35,6 +35,7 @@ local agent = require "hamsa.validate.agent"
 local v2 = require "hamsa.validate.v2"
 local resources = require "hamsa.validate.resources"
 local queries = require "hamsa.validate.queries"
+local acceptor = require("hamsa.validate.fast").acceptor
 local check_nonempty, check_e164, check_https, object_of = C.check_nonempty, C.check_e164, C.check_https, C.object_of
 local check_params, webhook_auth = agent.params, agent.webhook_auth
 local agent_create, agent_update, agent_clone = agent.create, agent.update, agent.clone
@@ -81,15 +82,25 @@ local EXACTLY_ONE = "exactly one of voiceAgentId or agentDetails is required"
 -- The texts of an inline agent whose {{placeholders}} its params must define, in order.
 local PLACEHOLDER_FIELDS = { "greetingMessage", "preamble" }
 
--- {{ name }}: letters (ASCII or UTF-8, so Arabic names count), digits, "_", "-", ".".
-local PLACEHOLDER = "{{%s*([%w_%.%-\128-\255]+)%s*}}"
+-- {{ name }}: letters (ASCII or UTF-8, so Arabic names count), digits, "_", "-", ".";
+-- anchored, and tried only where a plain search finds "{{".
+local PLACEHOLDER_AT = "^{{%s*([%w_%.%-\128-\255]+)%s*}}"
 
--- The first {{name}} in `text` that `params` does not define, or nil.
+-- The first {{name}} in `text` that `params` does not define, or nil. What gmatch would
+-- find, since a match can only start at "{{": a plain search skips to each one (gmatch
+-- tried the pattern at every byte of a long preamble, most of a call body's check).
 local function undefined_placeholder(text, params)
-    if type(text) ~= "string" or not find(text, "{{", 1, true) then return nil end
-    for name in gmatch(text, PLACEHOLDER) do
-        -- params values were checked already: null is not among them
-        if not (params and params[name] ~= nil) then return name end
+    if type(text) ~= "string" then return nil end
+    local at = find(text, "{{", 1, true)
+    while at do
+        local _, stop, name = find(text, PLACEHOLDER_AT, at)
+        if name then
+            -- params values were checked already: null is not among them
+            if not (params and params[name] ~= nil) then return name end
+            at = find(text, "{{", stop + 1, true)
+        else
+            at = find(text, "{{", at + 1, true)
+        end
     end
 end
 
@@ -122,9 +133,19 @@ local function call_rules(body)
     return true
 end
 
+-- The acceptor of each checker run below (hamsa.validate.fast): a valid body is let
+-- through by it alone; the checker runs only when it says no, to find the fault or to
+-- accept what the acceptor does not model.
+local accepts = setmetatable({}, { __index = function(t, check)
+    local a = acceptor(check)
+    t[check] = a
+    return a
+end })
+
 -- Runs a compiled object checker over a body (or a query: `whole` names the value itself
 -- when it is at fault, default "body"); returns true or nil, field, message.
 local function run(check, body, whole)
+    if accepts[check](body) then return true end
     local s, tail = check(body)
     if not s then return true end
     local field = s == "" and (whole or "body") or sub(s, 2)
