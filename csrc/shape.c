@@ -51,6 +51,19 @@ static int marked_or_plain(lua_State *L, int idx, int uv)
     return ok;
 }
 
+/* Whether the value at idx goes out as an object: a table with no
+ * metatable or the object mark at upvalue `omt`, and no [1] (a sequence is
+ * the common mistake). */
+static int sent_as_object(lua_State *L, int idx, int omt)
+{
+    int first_nil;
+    if (lua_type(L, idx) != LUA_TTABLE || !marked_or_plain(L, idx, omt)) return 0;
+    lua_rawgeti(L, idx, 1);
+    first_nil = lua_isnil(L, -1);
+    lua_pop(L, 1);
+    return first_nil;
+}
+
 /* Keys of the table at idx (raw). */
 static lua_Integer count_keys(lua_State *L, int idx)
 {
@@ -65,16 +78,8 @@ static lua_Integer count_keys(lua_State *L, int idx)
 
 static int shape_object_size(lua_State *L)
 {
-    int first_nil;
-    if (lua_type(L, 1) != LUA_TTABLE || !marked_or_plain(L, 1, UV_OBJECT_MT)) goto no;
-    lua_rawgeti(L, 1, 1);
-    first_nil = lua_isnil(L, -1);
-    lua_pop(L, 1);
-    if (!first_nil) goto no;
-    lua_pushinteger(L, count_keys(L, 1));
-    return 1;
-no:
-    lua_pushboolean(L, 0);
+    if (sent_as_object(L, 1, UV_OBJECT_MT)) lua_pushinteger(L, count_keys(L, 1));
+    else lua_pushboolean(L, 0);
     return 1;
 }
 
@@ -163,12 +168,6 @@ typedef struct {
 
 static int accept_value(walk *w, int ni, int idx, int depth);
 
-/* Whether the table at idx has no metatable or the upvalue `uv` as one. */
-static int form_ok(lua_State *L, int idx, int uv)
-{
-    return marked_or_plain(L, idx, uv);
-}
-
 /* json.null is a light userdata: most values are told apart by type alone. */
 static int is_null(lua_State *L, int idx)
 {
@@ -232,12 +231,8 @@ static int accept_integer(lua_State *L, int idx, double lo, double hi)
 static int accept_object(walk *w, const node *nd, int idx, int depth)
 {
     lua_State *L = w->L;
-    int ok = 1, first_nil;
-    if (lua_type(L, idx) != LUA_TTABLE || !lua_checkstack(L, 8) || !form_ok(L, idx, UV_OMT)) return 0;
-    lua_rawgeti(L, idx, 1);
-    first_nil = lua_isnil(L, -1);
-    lua_pop(L, 1);
-    if (!first_nil) return 0;
+    int ok = 1;
+    if (!lua_checkstack(L, 8) || !sent_as_object(L, idx, UV_OMT)) return 0;
     push_value(w, nd->set);                         /* fields: name -> node */
     lua_pushnil(L);
     while (ok && lua_next(L, idx)) {                /* fields, key, value */
@@ -287,12 +282,8 @@ static int accept_object(walk *w, const node *nd, int idx, int depth)
 static int accept_map(walk *w, const node *nd, int idx, int depth)
 {
     lua_State *L = w->L;
-    int ok = 1, first_nil;
-    if (lua_type(L, idx) != LUA_TTABLE || !lua_checkstack(L, 8) || !form_ok(L, idx, UV_OMT)) return 0;
-    lua_rawgeti(L, idx, 1);
-    first_nil = lua_isnil(L, -1);
-    lua_pop(L, 1);
-    if (!first_nil) return 0;
+    int ok = 1;
+    if (!lua_checkstack(L, 8) || !sent_as_object(L, idx, UV_OMT)) return 0;
     if (nd->set) push_value(w, nd->set);
     else lua_pushnil(L);
     lua_pushnil(L);
@@ -323,14 +314,10 @@ static int accept_map(walk *w, const node *nd, int idx, int depth)
 static int accept_array(walk *w, const node *nd, int idx, int depth)
 {
     lua_State *L = w->L;
-    lua_Integer n = 0, i;
+    lua_Integer n, i;
     int ok = 1;
-    if (lua_type(L, idx) != LUA_TTABLE || !lua_checkstack(L, 8) || !form_ok(L, idx, UV_AMT)) return 0;
-    lua_pushnil(L);
-    while (lua_next(L, idx)) {
-        lua_pop(L, 1);
-        n++;
-    }
+    if (lua_type(L, idx) != LUA_TTABLE || !lua_checkstack(L, 8) || !marked_or_plain(L, idx, UV_AMT)) return 0;
+    n = count_keys(L, idx);
     if (n == 0 && nd->nonempty) return 0;
     for (i = 1; ok && i <= n; i++) {
         lua_rawgeti(L, idx, i);
