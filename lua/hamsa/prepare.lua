@@ -52,14 +52,6 @@ local AGENT_V2 = {
 -- by validation, and walked the same way without it)
 local ITEM = { itemUrls = true }
 
-M.SHAPES = {
-    agent = AGENT,
-    agent_v2 = AGENT_V2,
-    call = { agentDetails = AGENT },
-    campaign = { timeRange = { days = true } },
-    knowledge_base = { items = { ["[]"] = ITEM, ["*"] = ITEM } },
-}
-
 local function shallow_copy(t)
     local c = {}
     for k, v in next, t do c[k] = v end
@@ -80,8 +72,8 @@ end
 
 M.agent = { shape = AGENT }
 M.agent_v2 = { shape = AGENT_V2 }
-M.call = { shape = M.SHAPES.call, fn = call }
-M.campaign = { shape = M.SHAPES.campaign }
-M.knowledge_base = { shape = M.SHAPES.knowledge_base }
+M.call = { shape = { agentDetails = AGENT }, fn = call }
+M.campaign = { shape = { timeRange = { days = true } } }
+M.knowledge_base = { shape = { items = { ["[]"] = ITEM, ["*"] = ITEM } } }
 
 return M
