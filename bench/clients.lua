@@ -45,6 +45,24 @@ local function prealloc(count)
     return t
 end
 
+-- Runs `create` WARMUP times, then N times timed one by one, and reports.
+-- `extra_cpu` (optional) gives more CPU seconds to count, read before and
+-- after (popen: its curl children's).
+local function time_blocking(name, create, extra_cpu)
+    for _ = 1, warm do create() end
+    local lat = prealloc(n)
+    collectgarbage()
+    local c0, x0, t0 = clock(), extra_cpu and extra_cpu() or 0, now()
+    for i = 1, n do
+        local t = now()
+        create()
+        lat[i] = now() - t
+    end
+    local wall, cpu = now() - t0, clock() - c0
+    if extra_cpu then cpu = cpu + extra_cpu() - x0 end
+    report(name, n, wall, cpu, lat)
+end
+
 ---------------------------------------------------------------------------
 -- (a) and (b): hamsa
 
@@ -61,17 +79,7 @@ end
 local function hamsa_block()
     local client, body = hamsa_client(), payload.body(body_name)
     local agents = client.agents
-    for _ = 1, warm do check_agent(agents:create(body)) end
-    local lat = prealloc(n)
-    collectgarbage()
-    local c0, t0 = clock(), now()
-    for i = 1, n do
-        local t = now()
-        check_agent(agents:create(body))
-        lat[i] = now() - t
-    end
-    local wall, cpu = now() - t0, clock() - c0
-    report("hamsa_block", n, wall, cpu, lat)
+    time_blocking("hamsa_block", function() check_agent(agents:create(body)) end)
 end
 
 -- Keeps `inflight` requests in flight until `count` have completed; each
@@ -132,17 +140,7 @@ local function luasocket()
         local env = cjson.decode(concat(chunks))
         if not (env.data and env.data.id) then error("luasocket: no id in the answer", 0) end
     end
-    for _ = 1, warm do create() end
-    local lat = prealloc(n)
-    collectgarbage()
-    local c0, t0 = clock(), now()
-    for i = 1, n do
-        local t = now()
-        create()
-        lat[i] = now() - t
-    end
-    local wall, cpu = now() - t0, clock() - c0
-    report("luasocket", n, wall, cpu, lat)
+    time_blocking("luasocket", create)
 end
 
 ---------------------------------------------------------------------------
@@ -178,18 +176,8 @@ local function popen()
         local env = cjson.decode(out)
         if not (env.data and env.data.id) then error("popen: no id in the answer", 0) end
     end
-    for _ = 1, warm do create() end
-    local lat = prealloc(n)
-    collectgarbage()
-    local c0, cc0, t0 = clock(), children_cpu(), now()
-    for i = 1, n do
-        local t = now()
-        create()
-        lat[i] = now() - t
-    end
-    local wall, cpu = now() - t0, clock() - c0 + children_cpu() - cc0
+    time_blocking("popen", create, children_cpu)
     os.remove(file)
-    report("popen", n, wall, cpu, lat)
 end
 
 ---------------------------------------------------------------------------
@@ -230,17 +218,7 @@ local function luacurl()
         local env = cjson.decode(concat(chunks))
         if not (env.data and env.data.id) then error("lua-curl: no id in the answer", 0) end
     end
-    for _ = 1, warm do create() end
-    local lat = prealloc(n)
-    collectgarbage()
-    local c0, t0 = clock(), now()
-    for i = 1, n do
-        local t = now()
-        create()
-        lat[i] = now() - t
-    end
-    local wall, cpu = now() - t0, clock() - c0
-    report("luacurl", n, wall, cpu, lat)
+    time_blocking("luacurl", create)
 end
 
 ---------------------------------------------------------------------------
