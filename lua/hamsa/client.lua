@@ -29,7 +29,7 @@ local format, match = string.format, string.match
 local now = core.now
 local check_options, bad_wait = config.check_options, config.bad_wait
 local CLIENT_OPTIONS, REQUEST_OPTIONS = config.CLIENT_OPTIONS, config.REQUEST_OPTIONS
-local step, deliver, next_wait, cancel = loop.step, loop.deliver, loop.next_wait, loop.cancel
+local step, deliver, next_wait, cancel, arm = loop.step, loop.deliver, loop.next_wait, loop.cancel, loop.arm
 
 local M = {}
 
@@ -181,6 +181,7 @@ function Client:poll(max_wait)
         end
     end
     deliver(self)
+    if self._pollable and not self._closed then arm(self) end
     return self._pending
 end
 
@@ -235,6 +236,7 @@ function Client:wait(timeout)
         end
         self._multi:wait(next_wait(self, cap))
     end
+    if self._pollable and not self._closed then arm(self) end
     return self._pending
 end
 
@@ -255,10 +257,45 @@ function Client:watch(receiver)
     return self
 end
 
+--- One file descriptor for the whole client, for hosts that run their
+-- own event loop: it is readable whenever `client:poll(0)` has work to do
+-- (a socket libcurl waits on is ready, libcurl's timer is due, a retry's
+-- backoff or a waiter's gap ends, callbacks wait to run). Together with
+-- `client:events()` and `client:timeout()` this is the cqueues pollable
+-- protocol, so `cqueues.poll(client)` works; luv and copas watch it through
+-- `hamsa.adapter.luv` and `hamsa.adapter.copas`. Linux only (an epoll
+-- set): elsewhere it returns nil and a message, and `client:sockets()`
+-- remains.
+-- @treturn[1] integer the descriptor (the same one for the client's life)
+-- @treturn[2] nil
+-- @treturn[2] string why there is none (closed client, no epoll)
+-- @usage
+-- local fd = assert(client:pollfd())
+-- -- watch fd for reading; when it is readable: client:poll(0)
+function Client:pollfd()
+    if self._closed then return nil, "the client is closed" end
+    local fd, msg = self._multi:pollfd()
+    if not fd then return nil, msg end
+    if not self._pollable then
+        self._pollable = true
+        arm(self)               -- what is due already
+    end
+    return fd
+end
+
+--- What to watch `client:pollfd()` for: always "r" (readable), the
+-- cqueues protocol's `events`.
+-- @treturn string "r"
+function Client:events()     -- luacheck: ignore self
+    return "r"
+end
+
 --- The sockets to watch, for hosts that run their own event loop (luv,
--- cqueues, socket.select, a game engine): `{ [fd] = "r" | "w" | "rw" }`.
--- Watch them and `client:timeout()`, and call `client:poll(0)` when a
--- socket is ready or the timeout passes; nothing needs busy polling.
+-- cqueues, socket.select, a game engine) and cannot use
+-- `client:pollfd()`: `{ [fd] = "r" | "w" | "rw" }`. Watch them and
+-- `client:timeout()`, and call `client:poll(0)` when a socket is ready or
+-- the timeout passes; nothing needs busy polling.
+-- @treturn table fd to "r", "w" or "rw"
 function Client:sockets()
     if self._closed then return {} end
     return self._multi:sockets()
@@ -266,7 +303,8 @@ end
 
 --- Seconds until `client:poll(0)` must run even if no socket is ready
 -- (a libcurl timer, a retry's backoff, callbacks waiting to run), or nil
--- when nothing is in flight.
+-- when nothing is in flight. The cqueues protocol's `timeout`.
+-- @treturn number|nil seconds
 function Client:timeout()
     if self._rhead <= self._rtail then return 0 end
     if self._closed or self._pending == 0 then return nil end

@@ -1,0 +1,92 @@
+--- Runs a hamsa client inside a cqueues controller.
+--
+-- A client is already a cqueues pollable (`client:pollfd()`,
+-- `client:events()`, `client:timeout()`), so `cqueues.poll(client)` waits
+-- for it. This adapter adds the driver: a coroutine of the controller that
+-- calls `client:poll(0)` each time the client's descriptor turns readable,
+-- started whenever the client gets work and ended when it has none left
+-- (so `cq:loop()` returns once everything is done). Callbacks (`on_done`)
+-- and `client:spawn` tasks run from it; `driver:await` lets any coroutine
+-- of the controller make a call and wait for it without blocking the
+-- others. docs/event-loops.md.
+--
+-- Needs Debian's lua-cqueues (not a dependency of the hamsa rock), and
+-- Linux (the pollfd is an epoll set).
+-- @module hamsa.adapter.cqueues
+-- @usage
+-- local cqueues = require "cqueues"
+-- local cq = cqueues.new()
+-- local driver = require("hamsa.adapter.cqueues").attach(client, cq)
+-- cq:wrap(function()
+--     local agent, err = driver:await(function(on_done)
+--         client.agents:create({ agentName = "Sara" }, { on_done = on_done })
+--     end)
+-- end)
+-- assert(cq:loop())
+local cqueues = require "cqueues"
+local condition = require "cqueues.condition"
+
+local select, unpack = select, table.unpack or unpack   -- luacheck: ignore unpack
+
+local M = {}
+
+local Driver = {}
+Driver.__index = Driver
+
+local function pack(...)
+    return { n = select("#", ...), ... }
+end
+
+--- Drives `client` from `cq` until `driver:detach()`.
+-- @param client a hamsa client
+-- @param cq the cqueues controller (default: the running one)
+-- @treturn Driver with `wakes` (times it polled the client), `await`, `detach`
+-- @raise when the client has no pollfd (not Linux) or no controller is given
+function M.attach(client, cq)
+    cq = cq or cqueues.running()
+    if not cq then error("hamsa.adapter.cqueues.attach: give the controller (cqueues.new())", 2) end
+    local fd, msg = client:pollfd()
+    if not fd then error("hamsa.adapter.cqueues.attach: " .. msg, 2) end
+    local d = setmetatable({ client = client, cq = cq, wakes = 0, attached = true, running = false }, Driver)
+    local function drive()
+        while d.attached and client:pending() > 0 do
+            cqueues.poll(client)
+            d.wakes = d.wakes + 1
+            client:poll(0)
+        end
+        d.running = false
+    end
+    -- called by the client when work arrives (hamsa.loop's wake): a new
+    -- driver coroutine, run at the controller's next step, if none runs
+    d.wake = function()
+        if d.running or not d.attached then return end
+        d.running = true
+        cq:wrap(drive)
+    end
+    client._on_wake = d.wake
+    d.wake()
+    return d
+end
+
+--- Makes a call from a coroutine of the controller and waits for it
+-- there, letting the controller's other coroutines run meanwhile.
+-- @tparam function start called with an `on_done` function, to pass as
+-- the call's `opts.on_done`
+-- @return what `on_done` got: `data, response` or `nil, err`
+function Driver:await(start)
+    local cond, res = condition.new(), nil
+    start(function(...)
+        res = pack(...)
+        cond:signal()
+    end)
+    while not res do cond:wait() end
+    return unpack(res, 1, res.n)
+end
+
+--- Stops driving the client: a running driver ends at its next wake-up.
+function Driver:detach()
+    self.attached = false
+    if self.client._on_wake == self.wake then self.client._on_wake = nil end
+end
+
+return M
