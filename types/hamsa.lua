@@ -6,12 +6,12 @@
 
 --- `require "hamsa"`: the module.
 ---@class hamsa
----@field _VERSION string "x.y.z", the rockspec's version
----@field null lightuserdata JSON null (the same value as cjson.null)
----@field json hamsa.json the codec
----@field TERMINAL table<integer|string, string|boolean> the final call statuses, a list and a set: COMPLETED, NO_ANSWER, FAILED, FORWARDED, TERMINATED
----@field webhook hamsa.webhook receiving Hamsa's webhooks
----@field dialer hamsa.dialer a list of calls, each placed exactly once
+---@field _VERSION string # "x.y.z", the rockspec's version
+---@field null lightuserdata # JSON null (the same value as cjson.null)
+---@field json hamsa.json # the codec
+---@field TERMINAL table<integer|string, string|boolean> # the final call statuses, a list and a set: COMPLETED, NO_ANSWER, FAILED, FORWARDED, TERMINATED
+---@field webhook hamsa.webhook # receiving Hamsa's webhooks
+---@field dialer hamsa.dialer # a list of calls, each placed exactly once
 local hamsa = {}
 
 --- Makes a client; raises (error) only on a malformed options table.
@@ -62,11 +62,11 @@ function hamsa.json.object(t) end
 
 --- What a request's success carries besides its data.
 ---@class hamsa.Response
----@field status integer the HTTP status
----@field headers table<string, string> lower-case names
----@field body string the raw body
+---@field status integer # the HTTP status
+---@field headers table<string, string> # lower-case names
+---@field body string # the raw body
 ---@field attempts integer
----@field dry_run? boolean true for opts.dry_run (data is then the request)
+---@field dry_run? boolean # true for opts.dry_run (data is then the request)
 
 --- The kinds of hamsa.Error:
 --- * `api`: other 4xx, or a 2xx whose envelope says success = false
@@ -85,13 +85,13 @@ function hamsa.json.object(t) end
 --- A failure: `nil, err`. `tostring(err)` reads "hamsa: <kind>: <message>".
 ---@class hamsa.Error
 ---@field kind hamsa.ErrorKind
----@field message string one human sentence, never the API key
----@field status integer|nil HTTP status, nil when no response came
----@field code string|nil the API's messageKey, libcurl's error name, WAIT_DEADLINE, ...
----@field field string|nil for "invalid": the offending field, e.g. "agentDetails.params.name"
----@field body any the decoded error body, when there was one
----@field retryable boolean whether sending the same request again could succeed
----@field last table|nil for a wait past its deadline: the last record seen
+---@field message string # one human sentence, never the API key
+---@field status integer|nil # HTTP status, nil when no response came
+---@field code string|nil # the API's messageKey, libcurl's error name, WAIT_DEADLINE, ...
+---@field field string|nil # for "invalid": the offending field, e.g. "agentDetails.params.name"
+---@field body any # the decoded error body, when there was one
+---@field retryable boolean # whether sending the same request again could succeed
+---@field last table|nil # for a wait past its deadline: the last record seen
 
 --- The options of hamsa.new (all optional; an unknown name raises).
 ---@class hamsa.ClientOptions
@@ -526,8 +526,8 @@ function Waiter:done() end
 --- A task of client:spawn.
 ---@class hamsa.Task
 ---@field done boolean
----@field results table|nil what fn returned, packed (n = count)
----@field error any what fn raised
+---@field results table|nil # what fn returned, packed (n = count)
+---@field error any # what fn raised
 
 -- Bodies and queries: fields in the API's own names; other keys pass unchecked,
 -- and an optional field also takes hamsa.null.
@@ -841,17 +841,17 @@ function Waiter:done() end
 
 --- `hamsa.webhook`
 ---@class hamsa.webhook
----@field EVENT_TYPES table<integer|string, string|boolean> a list and a set: call.started, call.answered, transcription.update, tool.executed, call.ended
+---@field EVENT_TYPES table<integer|string, string|boolean> # a list and a set: call.started, call.answered, transcription.update, tool.executed, call.ended
 ---@field null lightuserdata
 local webhook = {}
 
 ---@class hamsa.WebhookOptions
----@field auth_key string as sent in webhookAuth
+---@field auth_key string # as sent in webhookAuth
 ---@field auth_secret string
----@field dedupe_seconds? number default 600
----@field max_body_bytes? integer default 1048576
+---@field dedupe_seconds? number # default 600
+---@field max_body_bytes? integer # default 1048576
 ---@field store? { seen: fun(self, key: string, ttl: number): boolean }
----@field now? fun(): number the default store's clock
+---@field now? fun(): number # the default store's clock
 
 --- Makes a receiver; raises at the caller's line on misuse.
 ---@param opts hamsa.WebhookOptions
@@ -874,9 +874,9 @@ function webhook.serve(opts) end
 ---@field agentId any
 ---@field agentName any
 ---@field data any
----@field known boolean eventType is one of EVENT_TYPES
----@field duplicate boolean seen before within dedupe_seconds
----@field conversation? table for call.ended: conversationId, conversationRecording, transcription, outcomeResult
+---@field known boolean # eventType is one of EVENT_TYPES
+---@field duplicate boolean # seen before within dedupe_seconds
+---@field conversation? table # for call.ended: conversationId, conversationRecording, transcription, outcomeResult
 
 ---@class hamsa.Webhook
 local Webhook = {}
@@ -919,9 +919,9 @@ function Webhook:watch(fn) end
 
 --- `hamsa.dialer`
 ---@class hamsa.dialer
----@field ROUTES table<string, string> the call routes (phone_number, start, twilio) and the field naming the number calling
----@field FINAL string[] COMPLETED, NO_ANSWER, FAILED, FORWARDED, TERMINATED, rejected
----@field STATES string[] pending, claimed, sending, placed, unknown
+---@field ROUTES table<string, string> # the call routes (phone_number, start, twilio) and the field naming the number calling
+---@field FINAL string[] # COMPLETED, NO_ANSWER, FAILED, FORWARDED, TERMINATED, rejected
+---@field STATES string[] # pending, claimed, sending, placed, unknown
 local dialer = {}
 
 --- The options of hamsa.dialer.new (docs/dialer.md).
@@ -944,7 +944,7 @@ local dialer = {}
 
 ---@class hamsa.DialerRow
 ---@field id string
----@field toNumber string E.164
+---@field toNumber string # E.164
 ---@field params? table<string, string|number|boolean>
 
 --- Makes a dialer on `client`; raises on misuse.
