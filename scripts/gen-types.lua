@@ -39,7 +39,6 @@ local resources = require "hamsa.resources"
 local waiter = require "hamsa.waiter"
 local webhook = require "hamsa.webhook"
 local dialer = require "hamsa.dialer"
-local tasks = require "hamsa.tasks"
 
 local describe, structure = C.describe, native.structure
 local concat, sort, format = table.concat, table.sort, string.format
@@ -334,7 +333,7 @@ local function stem_of(row)
     for p in row.resource:gmatch("[^.]+") do parts[#parts + 1] = p end
     local res = parts[#parts]
     local prefix = #parts > 1 and capital(parts[1]) or ""   -- "v2.agents": V2Agent
-    return capital(prefix) .. capital(singular(res))
+    return prefix .. capital(singular(res))
 end
 
 local resource_order, resource_rows = {}, {}
@@ -347,15 +346,11 @@ for _, row in ipairs(routes) do
     rows[#rows + 1] = row
 end
 
-local function camel_name(s)
-    return capital(s)
-end
-
 -- the body class, query class and argument list of each row
 local signature = {}
 for _, row in ipairs(routes) do
     local stem = stem_of(row)
-    local sig = { args = {}, row = row }
+    local sig = { args = {} }
     local ids = {}
     for id in row.path:gmatch("{(%w+)}") do ids[#ids + 1] = id end
     for _, id in ipairs(ids) do
@@ -367,7 +362,7 @@ for _, row in ipairs(routes) do
         local check = object_rule(rule)
         local d = describe[check]
         for _, name in ipairs(row.body_args) do
-            local ty, doc = type_of(d.fields[name], stem .. camel_name(name))
+            local ty, doc = type_of(d.fields[name], stem .. capital(name))
             sig.args[#sig.args + 1] = { name = name, type = ty, doc = join_doc("sent as the body's " .. name, doc) }
         end
     end
@@ -375,7 +370,7 @@ for _, row in ipairs(routes) do
         local cls = "table"
         if rule then
             local check = object_rule(rule) or fail("no object rule behind " .. row.validate)
-            cls = object_class(check, describe[check], stem .. camel_name(row.name) .. "Body",
+            cls = object_class(check, describe[check], stem .. capital(row.name) .. "Body",
                 format("The body of `client.%s:%s` (%s %s), rule set `hamsa.validate.%s`.",
                     row.resource, row.name, row.method, row.path, row.validate), stem)
         end
@@ -826,7 +821,6 @@ for _, entry in ipairs(METHODS) do
         for _, name in ipairs(sorted_keys(entry.methods)) do emit_method(var, name, entry.methods[name]) end
     end
 end
-assert(tasks.Task, "hamsa.tasks.Task")
 emit("")
 emit("--- A task of client:spawn.")
 emit("---@class hamsa.Task")
