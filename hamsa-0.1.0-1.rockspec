@@ -100,6 +100,8 @@ build = {
         ["hamsa.webhook"] = "lua/hamsa/webhook/init.lua",
         ["hamsa.webhook.serve"] = "lua/hamsa/webhook/serve.lua",
     },
+    -- the LuaLS definitions (types/hamsa.lua, docs/types.md), for .luarc.json
+    copy_directories = { "types" },
     install = {
         bin = { ["hamsa-mock"] = "bin/hamsa-mock", ["hamsa"] = "bin/hamsa" },
     },

@@ -65,13 +65,17 @@ describe("packaging", function()
         -- built in a copy of the files the rockspec names: luarocks writes its
         -- objects next to the sources, and the per-Lua runs go in parallel
         local src = tree .. "-src"
-        local out = sh(("mkdir -p %s && cd %s && cp -r hamsa-*.rockspec csrc lua bin %s/ && cd %s && "
+        local out = sh(("mkdir -p %s && cd %s && cp -r hamsa-*.rockspec csrc lua bin types %s/ && cd %s && "
             .. "luarocks --lua-version=5.4 --tree=%s make --deps-mode=none hamsa-*.rockspec")
             :format(helpers.quote(src), helpers.quote(helpers.root), helpers.quote(src), helpers.quote(src),
                 helpers.quote(tree)))
         sh("rm -rf " .. helpers.quote(src))
         assert.matches("exit=0", out, 1, true)
         assert.matches("is now installed", out, 1, true)
+        -- the editor types (build.copy_directories), where README's .luarc.json points
+        local version = require("hamsa")._VERSION
+        assert.matches("exit=0", sh("test -f " .. helpers.quote(tree .. "/lib/luarocks/rocks-5.4/hamsa/"
+            .. version .. "-1/types/hamsa.lua")), 1, true)
 
         -- the installed copy, and nothing from the work tree, answers require
         local check = ([[cd /tmp && LUA_PATH=%s LUA_CPATH=%s lua5.4 -e '
@@ -119,6 +123,7 @@ describe("packaging", function()
             end
         end
         for _, path in pairs(build.install and build.install.bin or {}) do named[#named + 1] = path end
+        for _, dir in ipairs(build.copy_directories or {}) do named[#named + 1] = dir end
         assert.is_true(#named > 0)
         for _, path in ipairs(named) do
             assert.is_true(exists(path), "the rockspec names " .. path .. ", which does not exist")
