@@ -64,6 +64,29 @@ M.json = {
     object = json.object,
 }
 
+--- Encodes a Lua value as JSON text: RFC 8259, integers exact across the
+-- int64 range, floats in the shortest form that reads back identical.
+-- @function json.encode
+-- @param v a table (arrays and objects; `hamsa.array`/`hamsa.object` say
+--   what an empty one is), string, number, boolean or `hamsa.null`
+-- @treturn[1] string the JSON text
+-- @return[2] nil
+-- @treturn[2] string err: why it cannot be encoded (NaN or an infinity, a
+--   cycle, a function, invalid UTF-8, a mixed or sparse table, nesting
+--   deeper than 1000)
+-- @usage print(hamsa.json.encode({ silenceThreshold = 800, pokeMessages = hamsa.array() }))
+-- --> {"silenceThreshold":800,"pokeMessages":[]}
+
+--- Decodes JSON text: integers as Lua integers (5.3+), `null` as
+-- `hamsa.null`, arrays keeping their array mark.
+-- @function json.decode
+-- @tparam string s the JSON text
+-- @return[1] the value
+-- @return[2] nil
+-- @treturn[2] string err: what is wrong, with the byte offset
+-- @usage local value, err = hamsa.json.decode('{"a": [1, 2, null]}')
+-- assert(value.a[3] == hamsa.null)
+
 --- Makes a client; raises only on a malformed options table.
 -- A client holds one libcurl multi handle (kept-alive connections) and the
 -- resources: `agents`, `v2.agents`, `calls`, `conversations`,

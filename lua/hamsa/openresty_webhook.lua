@@ -36,7 +36,8 @@ local open = io.open
 
 local M = {}
 
---- The default of `max_body_bytes`, as in hamsa.webhook.
+--- The default of `max_body_bytes`, as in hamsa.webhook (1 MiB).
+-- @usage -- nginx: client_max_body_size must be at least this (1m)
 M.MAX_BODY_BYTES = 1024 * 1024
 
 -- A store over a lua_shared_dict: add fails when the key is there, unexpired.
