@@ -13,7 +13,9 @@
 # lua-discount is the Markdown processor (format = "discount"): Debian's
 # lua-ldoc leaves out LDoc's own markdown.lua, and lua-markdown is built
 # for Lua 5.1 only, while ldoc runs on lua5.2 when that is installed.
-DEB_PACKAGES_docs ?= lua-ldoc lua-discount
+# Debian's ldoc script runs on lua5.2 or lua5.1 only (lua-any), though the
+# package is content with any Lua: lua5.1 makes sure one is there.
+DEB_PACKAGES_docs ?= lua-ldoc lua-discount lua5.1
 DOCS_DIR ?= build/doc
 
 .PHONY: docs
