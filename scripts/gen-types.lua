@@ -732,10 +732,6 @@ for _, head in ipairs(sorted_keys(nested)) do
     end
 end
 
--- Methods described before their code lands (issue 15: the cqueues
--- protocol, written in parallel); each leaves this list when it does.
-local ANNOUNCED = { ["hamsa.Client:pollfd"] = true, ["hamsa.Client:events"] = true }
-
 -- the methods of METHODS, checked against their metatables both ways
 local function check_methods(entry)
     for name, v in pairs(entry.mt) do
@@ -745,7 +741,7 @@ local function check_methods(entry)
     end
     for name in pairs(entry.methods) do
         local where = entry.class .. ":" .. name
-        if type(entry.mt[name]) ~= "function" and not ANNOUNCED[where] then
+        if type(entry.mt[name]) ~= "function" then
             fail(where .. " is described in METHODS but the class has no such method")
         end
     end
