@@ -23,7 +23,8 @@ copas.addthread(function()
                     toNumber = ("+9715012%05d"):format(i), phoneNumber = "+97145551234", voiceAgentId = agent.id,
                 }, {
                     on_done = function(call, cerr)
-                        if call then placed = placed + 1 else failed = failed + 1; io.stderr:write(tostring(cerr), "\n") end
+                        if call then placed = placed + 1
+                        else failed = failed + 1; io.stderr:write(tostring(cerr), "\n") end
                         left = left - 1
                         if left == 0 then cpu, wall = os.clock() - c0, now() - t0 end
                     end,

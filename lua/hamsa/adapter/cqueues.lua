@@ -73,7 +73,7 @@ end
 -- @tparam function start called with an `on_done` function, to pass as
 -- the call's `opts.on_done`
 -- @return what `on_done` got: `data, response` or `nil, err`
-function Driver:await(start)
+function Driver:await(start)     -- luacheck: ignore self
     local cond, res = condition.new(), nil
     start(function(...)
         res = pack(...)
