@@ -62,28 +62,8 @@ local function fail(msg)
 end
 
 ---------------------------------------------------------------------------
--- reaching what a module keeps local: its functions' upvalues
-
--- The upvalue `name` of `fn`, or of the functions among its upvalues
--- (breadth first, `depth` levels down).
-local function upvalue(fn, name, depth)
-    local level, seen = { fn }, {}
-    for _ = 0, depth or 2 do
-        local nxt = {}
-        for _, f in ipairs(level) do
-            seen[f] = true
-            local i = 1
-            while true do
-                local n, v = debug.getupvalue(f, i)
-                if not n then break end
-                if n == name then return v end
-                if type(v) == "function" and not seen[v] then nxt[#nxt + 1] = v end
-                i = i + 1
-            end
-        end
-        level = nxt
-    end
-end
+-- reaching what a module keeps local: the checkers a custom checker
+-- combines (its upvalues), the rule set behind an entry point (a call hook)
 
 -- The function upvalues of `fn` (in order), breadth first, `depth` levels.
 local function function_upvalues(fn, depth)
@@ -698,7 +678,7 @@ emit_options("hamsa.ClientOptions", "The options of hamsa.new (all optional; an 
     config.CLIENT_OPTIONS, OPTION_DOCS.client, config.DEFAULTS, config.BOUNDS)
 emit_options("hamsa.RequestOptions", "Per-request options: every method's last argument.",
     config.REQUEST_OPTIONS, OPTION_DOCS.request, nil, config.BOUNDS)
-local wait_options = upvalue(resources.CLASSES.conversations.wait, "WAIT_OPTIONS", 2)
+local wait_options = require("hamsa.waiter").WAIT_OPTIONS
     or fail("hamsa.waiter's WAIT_OPTIONS not found")
 local wait_docs = {}
 for k, v in pairs(OPTION_DOCS.wait) do wait_docs[k] = v end
@@ -900,9 +880,9 @@ emit("---@field ROUTES table<string, string> # the call routes (", concat(routes
 emit("---@field FINAL string[] # ", concat(dialer.FINAL, ", "))
 emit("---@field STATES string[] # ", concat(dialer.STATES, ", "))
 emit("local dialer = {}")
-local dialer_options = upvalue(dialer.new, "OPTIONS", 2) or fail("hamsa.dialer's OPTIONS not found")
+local dialer_options = dialer.OPTIONS or fail("hamsa.dialer.OPTIONS not found")
 emit_options("hamsa.DialerOptions", "The options of hamsa.dialer.new (docs/dialer.md).", dialer_options,
-    OPTION_DOCS.dialer, upvalue(dialer.new, "DEFAULTS", 2), upvalue(dialer.new, "BOUNDS", 2),
+    OPTION_DOCS.dialer, dialer.DEFAULTS, dialer.BOUNDS,
     { campaign = true, call = true })   -- hamsa.dialer raises without them
 emit("")
 emit("---@class hamsa.DialerRow")

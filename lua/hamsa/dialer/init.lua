@@ -44,6 +44,10 @@ local BOUNDS = {
     retry_after = { 0, 1e7 }, reconcile_after = { 0, 86400 }, lease = { 1, 86400 }, progress_interval = { 0.05, 3600 },
 }
 
+-- the option names with their types, defaults and bounds (read by
+-- scripts/gen-types.lua for the editor types)
+M.OPTIONS, M.DEFAULTS, M.BOUNDS = OPTIONS, DEFAULTS, BOUNDS
+
 local Dialer = {}
 Dialer.__index = Dialer
 Dialer.__name = "hamsa.dialer"
