@@ -226,3 +226,270 @@ describe("event-loop adapters place 50 calls at once", function()
         end)
     end
 end)
+
+-- The adapters in this process, against hostile uses: re-entry from
+-- callbacks, a close inside the loop, detach and attach again, refused
+-- bodies, callback errors, waiters whose gaps are timers.
+describe("event-loop adapters, in process", function()
+    local server
+    helpers.mock_suite({ setup, teardown, before_each }, { mock = { latency = 0.05, call_seconds = 1 }, clean = "reset" },
+        function(s) server = s end)
+
+    local function new_client(opts)
+        opts = opts or {}
+        opts.api_key, opts.base_url = server.api_key, server.url
+        return hamsa.new(opts)
+    end
+
+    local function agent_id(client)
+        return assert(client.agents:create({ agentName = "Loops" })).id
+    end
+
+    local uv = has("luv") and require("luv")
+    local cqueues = has("cqueues") and require("cqueues")
+
+    describe("luv", function()
+        local adapter
+        before_each(function()
+            if not uv then return pending("luv is not installed for " .. _VERSION) end
+            adapter = require "hamsa.adapter.luv"
+        end)
+
+        it("runs a chain of 10 calls, each placed by the last one's callback, and uv.run() returns", function()
+            if not uv then return end
+            local client = new_client()
+            local driver = adapter.attach(client)
+            local done = 0
+            local function next_call()
+                client.agents:create({ agentName = "chain " .. done }, {
+                    on_done = function(agent)
+                        assert(agent)
+                        done = done + 1
+                        if done < 10 then next_call() end
+                    end,
+                })
+            end
+            next_call()
+            uv.run()
+            assert.equal(10, done)
+            assert.equal(0, client:pending())
+            assert.equal(10, server:stats().requests)
+            assert.is_true(driver.wakes < 200, "wake-ups: " .. driver.wakes)
+            driver:detach()
+            client:close()
+        end)
+
+        it("a refused body's callback runs from the loop, never inside the call", function()
+            if not uv then return end
+            local client = new_client()
+            local driver = adapter.attach(client)
+            local got
+            client.agents:create({ agentName = false }, { on_done = function(_, err) got = err end })
+            assert.is_nil(got)
+            uv.run()
+            assert.equal("invalid", got.kind)
+            assert.equal("agentName", got.field)
+            assert.equal(0, server:stats().requests)
+            driver:detach()
+            client:close()
+        end)
+
+        it("a callback that closes the client ends uv.run(); the others end cancelled", function()
+            if not uv then return end
+            local client = new_client()
+            local driver = adapter.attach(client)
+            local kinds = {}
+            for i = 1, 5 do
+                client.agents:create({ agentName = "close " .. i }, {
+                    on_done = function(_, err)
+                        kinds[#kinds + 1] = err and err.kind or "ok"
+                        client:close()
+                    end,
+                })
+            end
+            uv.run()
+            -- the first closes; the others ran then, ok if their answer had
+            -- come in the same turn, else cancelled
+            assert.equal(5, #kinds)
+            assert.equal("ok", kinds[1])
+            for i = 2, 5 do assert.is_truthy(kinds[i] == "ok" or kinds[i] == "cancelled", kinds[i]) end
+            assert.is_nil(driver.handle)
+            driver:detach()
+        end)
+
+        it("closing the client from a uv timer while calls wait ends uv.run(); no handle is left", function()
+            if not uv then return end
+            server:fault({ path = "/v1/voice-agents", delay = 5, times = 3 })
+            local client = new_client()
+            local driver = adapter.attach(client)
+            local kinds = {}
+            for i = 1, 3 do
+                client.agents:create({ agentName = "slow " .. i },
+                    { on_done = function(_, err) kinds[#kinds + 1] = err and err.kind end })
+            end
+            local timer = uv.new_timer()
+            timer:start(300, 0, function() timer:close(); client:close() end)
+            uv.run()
+            assert.same({ "cancelled", "cancelled", "cancelled" }, kinds)
+            assert.is_nil(driver.handle)
+            driver:detach()
+        end)
+
+        it("an error raised in a callback goes to on_error; the process and the loop go on", function()
+            if not uv then return end
+            local client = new_client()
+            local errs = {}
+            local driver = adapter.attach(client, { on_error = function(e) errs[#errs + 1] = e end })
+            local after
+            client.agents:create({ agentName = "boom" }, {
+                on_done = function()
+                    client.agents:create({ agentName = "after" }, { on_done = function(a) after = a end })
+                    error("boom in on_done")
+                end,
+            })
+            uv.run()
+            assert.equal(1, #errs)
+            assert.matches("boom in on_done", tostring(errs[1]))
+            assert.equal("after", after.agentName)
+            driver:detach()
+            client:close()
+        end)
+
+        it("detach stops driving (uv.run returns, the call waits); a new attach finishes it", function()
+            if not uv then return end
+            local client = new_client()
+            local driver = adapter.attach(client)
+            local got
+            client.agents:create({ agentName = "later" }, { on_done = function(agent) got = agent end })
+            driver:detach()
+            uv.run()
+            assert.is_nil(got)
+            assert.equal(1, client:pending())
+            local again = adapter.attach(client)
+            uv.run()
+            assert.equal("later", got.agentName)
+            again:detach()
+            client:close()
+        end)
+
+        it("a waiter's gaps are timers on the descriptor: conversations:wait ends inside the loop", function()
+            if not uv then return end
+            local client = new_client()
+            local id = agent_id(client)
+            local driver = adapter.attach(client)
+            local record, statuses = nil, {}
+            client.calls:phone_number({ toNumber = "+971500001234", phoneNumber = "+12025550123", voiceAgentId = id }, {
+                on_done = function(job)
+                    client.conversations:wait(job.jobId, {
+                        interval = 0.3,
+                        on_status = function(r) statuses[#statuses + 1] = r.status end,
+                        on_done = function(r) record = r end,
+                    })
+                end,
+            })
+            uv.run()
+            assert.is_table(record)
+            assert.is_truthy(hamsa.TERMINAL[record.status])
+            assert.is_true(#statuses >= 2)
+            driver:detach()
+            client:close()
+        end)
+    end)
+
+    describe("cqueues", function()
+        local adapter
+        before_each(function()
+            if not cqueues then return pending("cqueues is not installed for " .. _VERSION) end
+            adapter = require "hamsa.adapter.cqueues"
+        end)
+
+        it("20 coroutines await their calls (5 refused), and cq:loop() returns", function()
+            if not cqueues then return end
+            local client = new_client({ max_connections = 20 })
+            local cq = cqueues.new()
+            local driver = adapter.attach(client, cq)
+            local ok, refused = 0, 0
+            for i = 1, 20 do
+                cq:wrap(function()
+                    local name = i % 4 == 0 and "" or ("co " .. i)
+                    local agent, err = driver:await(function(on_done)
+                        client.agents:create({ agentName = name }, { on_done = on_done })
+                    end)
+                    if agent then
+                        assert.equal(name, agent.agentName)
+                        ok = ok + 1
+                    else
+                        assert.equal("invalid", err.kind)
+                        refused = refused + 1
+                    end
+                end)
+            end
+            assert(cq:loop())
+            assert.equal(15, ok)
+            assert.equal(5, refused)
+            assert.equal(15, server:stats().requests)
+            driver:detach()
+            client:close()
+        end)
+
+        it("an error raised in a callback comes out of cq:loop(), and the client still works", function()
+            if not cqueues then return end
+            local client = new_client()
+            local cq = cqueues.new()
+            local driver = adapter.attach(client, cq)
+            client.agents:create({ agentName = "boom" }, { on_done = function() error("boom in on_done") end })
+            local ok, err = cq:loop()
+            assert.is_false(ok)
+            assert.matches("boom in on_done", tostring(err))
+            local got
+            client.agents:create({ agentName = "after" }, { on_done = function(a) got = a end })
+            assert(cq:loop())
+            assert.equal("after", got.agentName)
+            driver:detach()
+            client:close()
+        end)
+
+        it("closing the client from another coroutine wakes the driver, and cq:loop() returns", function()
+            if not cqueues then return end
+            server:fault({ path = "/v1/voice-agents", delay = 5, times = 2 })
+            local client = new_client()
+            local cq = cqueues.new()
+            local driver = adapter.attach(client, cq)
+            local kinds = {}
+            for i = 1, 2 do
+                client.agents:create({ agentName = "slow " .. i },
+                    { on_done = function(_, err) kinds[#kinds + 1] = err and err.kind end })
+            end
+            cq:wrap(function()
+                cqueues.sleep(0.3)
+                client:close()
+            end)
+            assert(cq:loop())
+            assert.same({ "cancelled", "cancelled" }, kinds)
+            assert.is_false(driver.running)
+            driver:detach()
+        end)
+
+        it("a waiter inside the controller: its gaps wake the controller through the descriptor", function()
+            if not cqueues then return end
+            local client = new_client()
+            local id = agent_id(client)
+            local cq = cqueues.new()
+            local driver = adapter.attach(client, cq)
+            local record
+            cq:wrap(function()
+                local job = assert(driver:await(function(on_done)
+                    client.calls:phone_number({ toNumber = "+971500001235", phoneNumber = "+12025550123",
+                        voiceAgentId = id }, { on_done = on_done })
+                end))
+                record = assert(driver:await(function(on_done)
+                    client.conversations:wait(job.jobId, { interval = 0.3, on_done = on_done })
+                end))
+            end)
+            assert(cq:loop())
+            assert.is_truthy(hamsa.TERMINAL[record.status])
+            driver:detach()
+            client:close()
+        end)
+    end)
+end)

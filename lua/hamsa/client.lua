@@ -375,6 +375,9 @@ end
 function Client:close()
     if self._closed then return end
     self._closed = true             -- first: a callback that closes again returns here
+    -- an adapter (hamsa.adapter.*) stops watching the descriptor before it
+    -- is closed (a loop must forget a descriptor before it is closed)
+    if self._on_wake then self._on_wake(self) end
     for _, call in pairs(self._inflight) do cancel(self, call) end
     for call in pairs(self._timers) do cancel(self, call) end
     -- nil when hamsa.new raised half-way (then only __gc gets here)

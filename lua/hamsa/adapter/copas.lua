@@ -7,7 +7,9 @@
 -- client's timers too (a timerfd in the same epoll set), which matters
 -- here: copas 1.x has no timers of its own. The thread starts when the
 -- client gets work and ends when it has none. Callbacks (`on_done`) and
--- `client:spawn` tasks run from it. docs/event-loops.md.
+-- `client:spawn` tasks run from it. An error a callback raises goes to
+-- copas's error handler of the thread (copas.setErrorHandler), and the next
+-- work starts a new thread. docs/event-loops.md.
 --
 -- Needs copas (Debian's lua-copas, for Lua 5.1 and 5.2 there; not a
 -- dependency of the hamsa rock), and Linux.
@@ -42,7 +44,9 @@ function M.attach(client)
     -- inside the call that brought work, where no callback may run yet.
     local first
     local watched = {
-        getfd = function() return fd end,
+        -- -1 once the client is closed: select skips it (the number may
+        -- be another file's by then)
+        getfd = function() return client:pollfd() and fd or -1 end,
         dirty = function() return false end,
         settimeout = function() end,
         close = function() end,         -- copas closes a thread's socket when it ends
@@ -53,8 +57,12 @@ function M.attach(client)
             return nil, "timeout"
         end
         d.wakes = d.wakes + 1
-        client:poll(0)
-        if d.attached and client:pending() > 0 then return nil, "timeout" end
+        local ok, err = pcall(client.poll, client, 0)
+        if not ok then
+            d.running = false           -- the next work starts a new thread
+            error(err, 0)               -- to copas's error handler for the thread
+        end
+        if d.attached and client:pending() > 0 and client:pollfd() then return nil, "timeout" end
         return ""
     end
     local function drive()

@@ -8,7 +8,9 @@
 -- (so `cq:loop()` returns once everything is done). Callbacks (`on_done`)
 -- and `client:spawn` tasks run from it; `driver:await` lets any coroutine
 -- of the controller make a call and wait for it without blocking the
--- others. docs/event-loops.md.
+-- others. An error a callback raises comes out of `cq:loop()` (or
+-- `cq:step()`) like any coroutine's, and the next work starts a new driver.
+-- docs/event-loops.md.
 --
 -- Needs Debian's lua-cqueues (not a dependency of the hamsa rock), and
 -- Linux (the pollfd is an epoll set).
@@ -26,7 +28,7 @@
 local cqueues = require "cqueues"
 local condition = require "cqueues.condition"
 
-local select, unpack = select, table.unpack or unpack   -- luacheck: ignore unpack
+local pcall, error, select, unpack = pcall, error, select, table.unpack or unpack   -- luacheck: ignore unpack
 
 local M = {}
 
@@ -47,19 +49,36 @@ function M.attach(client, cq)
     if not cq then error("hamsa.adapter.cqueues.attach: give the controller (cqueues.new())", 2) end
     local fd, msg = client:pollfd()
     if not fd then error("hamsa.adapter.cqueues.attach: " .. msg, 2) end
-    local d = setmetatable({ client = client, cq = cq, wakes = 0, attached = true, running = false }, Driver)
+    local d = setmetatable({ client = client, cq = cq, wakes = 0, attached = true, running = false,
+                             closed = condition.new() }, Driver)
     local function drive()
-        while d.attached and client:pending() > 0 do
-            cqueues.poll(client)
+        while d.attached and client:pending() > 0 and client:pollfd() do
+            cqueues.poll(client, d.closed)     -- the client's work, or its close
             d.wakes = d.wakes + 1
-            client:poll(0)
+            local ok, err = pcall(client.poll, client, 0)
+            if not ok then
+                d.running = false       -- the next work starts a new driver
+                error(err, 0)           -- out of cq:loop(), as any coroutine's error
+            end
         end
         d.running = false
     end
     -- called by the client when work arrives (hamsa.loop's wake): a new
-    -- driver coroutine, run at the controller's next step, if none runs
+    -- driver coroutine, run at the controller's next step, if none runs;
+    -- and first thing in client:close(), before the descriptor is closed:
+    -- cqueues must forget it (cqueues.cancel) and the driver waiting on it
+    -- is woken, and ends
     d.wake = function()
-        if d.running or not d.attached then return end
+        if not client:pollfd() then
+            if not d.cancelled then
+                d.cancelled = true
+                cqueues.cancel(fd)
+                d.closed:signal()
+            end
+            return
+        end
+        if d.running then return end
+        if not d.attached then return end
         d.running = true
         cq:wrap(drive)
     end
