@@ -1,9 +1,14 @@
+-- hamsa: the library, the C core over libcurl and the Lua layer. It needs
+-- nothing else at run time. The LuaSocket parts (the mock API and
+-- hamsa.webhook.serve) are the rock hamsa-mock, the `hamsa` command the rock
+-- hamsa-cli: docs/packaging.md tells what each rock installs and needs, and why.
+-- Release 0.2.0: made from hamsa-scm-1.rockspec by `make rockspecs` (scripts/rockspec.lua); edit that one.
 rockspec_format = "3.0"
 package = "hamsa"
-version = "0.1.0-1"
+version = "0.2.0-1"
 source = {
     url = "git+https://github.com/lua-hamsa/lua-hamsa.git",
-    tag = "v0.1.0",
+    tag = "v0.2.0",
 }
 description = {
     summary = "Client for Hamsa's voice-agent API: create, clone and update agents, place calls",
@@ -13,20 +18,35 @@ hamsa creates, clones and updates Hamsa voice agents and places phone calls
 handle per client, keep-alive, verified TLS) and carries an integer-exact JSON
 codec; a Lua layer validates bodies before sending, maps errors, and retries
 only what cannot place a call twice. Blocking calls for scripts, callbacks and
-client:poll() for game loops and servers.
+client:poll() for game loops and servers. The mock API and the webhook server
+are the rock hamsa-mock, the `hamsa` command the rock hamsa-cli.
 ]],
     homepage = "https://github.com/lua-hamsa/lua-hamsa",
     license = "MIT",
     labels = { "http", "api", "voice", "libcurl", "json" },
 }
+-- POSIX: a monotonic clock, /dev/urandom (getrandom on Linux), isatty, kill(pid, 0).
+supported_platforms = { "unix" }
+-- hamsa.dialer's ledger loads LuaSQL's sqlite3 or postgres driver when a
+-- dialer is made, and only the one asked for: neither is declared (see
+-- docs/packaging.md).
 dependencies = {
     "lua >= 5.1, < 5.5",
-    "argparse >= 0.7",        -- bin/hamsa (hamsa.cli); Debian: lua-argparse
 }
--- Only the library: Debian keeps curl/curl.h in a multiarch folder that the
--- compiler finds by itself, so the header path is not required.
+-- libcurl's development files, found the LuaRocks way: CURL_DIR, or CURL_INCDIR
+-- and CURL_LIBDIR, point elsewhere (luarocks make CURL_DIR=/opt/curl).
+-- The library is checked everywhere. The header curl/curl.h is checked too, as
+-- in Lua-cURLv3, but not on Linux: Debian and Ubuntu keep it in a multiarch
+-- folder (/usr/include/x86_64-linux-gnu/curl/curl.h) that LuaRocks does not
+-- search and the compiler finds by itself. There curl-config stands for the
+-- development files: every distribution ships it in the same package as the
+-- header (libcurl4-openssl-dev, libcurl-devel, curl-dev), in <prefix>/bin.
 external_dependencies = {
     CURL = { library = "curl" },
+    platforms = {
+        linux = { CURL = { program = "curl-config" } },
+        bsd = { CURL = { header = "curl/curl.h" } },      -- the BSDs and macOS
+    },
 }
 build = {
     type = "builtin",
@@ -38,15 +58,6 @@ build = {
             libraries = { "curl" },
         },
         ["hamsa"] = "lua/hamsa/init.lua",
-        ["hamsa.cli"] = "lua/hamsa/cli/init.lua",
-        ["hamsa.cli.call"] = "lua/hamsa/cli/call.lua",
-        ["hamsa.cli.dial"] = "lua/hamsa/cli/dial.lua",
-        ["hamsa.cli.input"] = "lua/hamsa/cli/input.lua",
-        ["hamsa.cli.listen"] = "lua/hamsa/cli/listen.lua",
-        ["hamsa.cli.mock"] = "lua/hamsa/cli/mock.lua",
-        ["hamsa.cli.output"] = "lua/hamsa/cli/output.lua",
-        ["hamsa.cli.progress"] = "lua/hamsa/cli/progress.lua",
-        ["hamsa.cli.routes"] = "lua/hamsa/cli/routes.lua",
         ["hamsa.client"] = "lua/hamsa/client.lua",
         ["hamsa.config"] = "lua/hamsa/config.lua",
         ["hamsa.dialer"] = "lua/hamsa/dialer/init.lua",
@@ -56,27 +67,6 @@ build = {
         ["hamsa.dialer.window"] = "lua/hamsa/dialer/window.lua",
         ["hamsa.errors"] = "lua/hamsa/errors.lua",
         ["hamsa.loop"] = "lua/hamsa/loop.lua",
-        ["hamsa.mock"] = "lua/hamsa/mock/init.lua",
-        ["hamsa.mock.agents"] = "lua/hamsa/mock/agents.lua",
-        ["hamsa.mock.api"] = "lua/hamsa/mock/api.lua",
-        ["hamsa.mock.calls"] = "lua/hamsa/mock/calls.lua",
-        ["hamsa.mock.campaigns"] = "lua/hamsa/mock/campaigns.lua",
-        ["hamsa.mock.clock"] = "lua/hamsa/mock/clock.lua",
-        ["hamsa.mock.control"] = "lua/hamsa/mock/control.lua",
-        ["hamsa.mock.conversations"] = "lua/hamsa/mock/conversations.lua",
-        ["hamsa.mock.faults"] = "lua/hamsa/mock/faults.lua",
-        ["hamsa.mock.handler"] = "lua/hamsa/mock/handler.lua",
-        ["hamsa.mock.knowledge_base"] = "lua/hamsa/mock/knowledge_base.lua",
-        ["hamsa.mock.phone_numbers"] = "lua/hamsa/mock/phone_numbers.lua",
-        ["hamsa.mock.options"] = "lua/hamsa/mock/options.lua",
-        ["hamsa.mock.playout"] = "lua/hamsa/mock/playout.lua",
-        ["hamsa.mock.response"] = "lua/hamsa/mock/response.lua",
-        ["hamsa.mock.seed"] = "lua/hamsa/mock/seed.lua",
-        ["hamsa.mock.server"] = "lua/hamsa/mock/server.lua",
-        ["hamsa.mock.store"] = "lua/hamsa/mock/store.lua",
-        ["hamsa.mock.text"] = "lua/hamsa/mock/text.lua",
-        ["hamsa.mock.webhooks"] = "lua/hamsa/mock/webhooks.lua",
-        ["hamsa.mock.wire"] = "lua/hamsa/mock/wire.lua",
         ["hamsa.openresty"] = "lua/hamsa/openresty.lua",
         ["hamsa.openresty_webhook"] = "lua/hamsa/openresty_webhook.lua",
         ["hamsa.pager"] = "lua/hamsa/pager.lua",
@@ -98,13 +88,13 @@ build = {
         ["hamsa.validate.v2"] = "lua/hamsa/validate/v2.lua",
         ["hamsa.waiter"] = "lua/hamsa/waiter.lua",
         ["hamsa.webhook"] = "lua/hamsa/webhook/init.lua",
-        ["hamsa.webhook.serve"] = "lua/hamsa/webhook/serve.lua",
-    },
-    install = {
-        bin = { ["hamsa-mock"] = "bin/hamsa-mock", ["hamsa"] = "bin/hamsa" },
     },
 }
--- Debian's busted is not a rock: the Makefile runs it.
+-- `luarocks test`: the spec suite, through the Makefile (it builds the core,
+-- installs what the specs lack with apt and runs Debian's busted with the
+-- work tree's paths). Not `type = "busted"`: that installs busted as a rock,
+-- online, and Debian's busted is not one. Arguments go to make:
+-- `luarocks test hamsa-scm-1.rockspec -- BUSTED_ARGS=spec/95-packaging_spec.lua`.
 test = {
     type = "command",
     command = "make test",
