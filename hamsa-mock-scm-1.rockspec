@@ -61,3 +61,9 @@ build = {
         bin = { ["hamsa-mock"] = "bin/hamsa-mock" },
     },
 }
+-- `luarocks test`: the spec suite of the whole tree, as for hamsa-scm-1.rockspec
+-- (without a test table, luarocks would see .busted and install busted online).
+test = {
+    type = "command",
+    command = "make test",
+}

@@ -91,10 +91,11 @@ build = {
     },
 }
 -- `luarocks test`: the spec suite, through the Makefile (it builds the core,
--- installs what the specs lack with apt and runs Debian's busted with the
--- work tree's paths). Not `type = "busted"`: that installs busted as a rock,
--- online, and Debian's busted is not one. Arguments go to make:
--- `luarocks test hamsa-scm-1.rockspec -- BUSTED_ARGS=spec/95-packaging_spec.lua`.
+-- installs what the specs lack with apt and runs Debian's busted on Lua 5.4
+-- with the work tree's paths). Not `type = "busted"`: that installs busted as
+-- a rock, online, and Debian's busted is not one. Some specs only: through
+-- the environment (luarocks keeps KEY=VALUE arguments for itself):
+-- `BUSTED_ARGS=spec/95-packaging_spec.lua luarocks test hamsa-scm-1.rockspec`.
 test = {
     type = "command",
     command = "make test",

@@ -49,3 +49,9 @@ build = {
         bin = { ["hamsa"] = "bin/hamsa" },
     },
 }
+-- `luarocks test`: the spec suite of the whole tree, as for hamsa-scm-1.rockspec
+-- (without a test table, luarocks would see .busted and install busted online).
+test = {
+    type = "command",
+    command = "make test",
+}
