@@ -31,20 +31,22 @@ dependencies = {
     "hamsa-mock = scm",
     "argparse >= 0.7",
 }
+-- Lua only: `type = "none"` installs what build.install lists (builtin would
+-- also copy the whole lua/ folder, the library's modules included).
 build = {
-    type = "builtin",
-    modules = {
-        ["hamsa.cli"] = "lua/hamsa/cli/init.lua",
-        ["hamsa.cli.call"] = "lua/hamsa/cli/call.lua",
-        ["hamsa.cli.dial"] = "lua/hamsa/cli/dial.lua",
-        ["hamsa.cli.input"] = "lua/hamsa/cli/input.lua",
-        ["hamsa.cli.listen"] = "lua/hamsa/cli/listen.lua",
-        ["hamsa.cli.mock"] = "lua/hamsa/cli/mock.lua",
-        ["hamsa.cli.output"] = "lua/hamsa/cli/output.lua",
-        ["hamsa.cli.progress"] = "lua/hamsa/cli/progress.lua",
-        ["hamsa.cli.routes"] = "lua/hamsa/cli/routes.lua",
-    },
+    type = "none",
     install = {
+        lua = {
+            ["hamsa.cli"] = "lua/hamsa/cli/init.lua",
+            ["hamsa.cli.call"] = "lua/hamsa/cli/call.lua",
+            ["hamsa.cli.dial"] = "lua/hamsa/cli/dial.lua",
+            ["hamsa.cli.input"] = "lua/hamsa/cli/input.lua",
+            ["hamsa.cli.listen"] = "lua/hamsa/cli/listen.lua",
+            ["hamsa.cli.mock"] = "lua/hamsa/cli/mock.lua",
+            ["hamsa.cli.output"] = "lua/hamsa/cli/output.lua",
+            ["hamsa.cli.progress"] = "lua/hamsa/cli/progress.lua",
+            ["hamsa.cli.routes"] = "lua/hamsa/cli/routes.lua",
+        },
         bin = { ["hamsa"] = "bin/hamsa" },
     },
 }

@@ -10,7 +10,7 @@ local function sh(cmd)
     return out
 end
 
--- A rockspec's table (`build.modules`, `dependencies`...), from its path
+-- A rockspec's table (`build.install`, `dependencies`...), from its path
 -- relative to the repository root.
 local function load_rockspec(name)
     local f = assert(io.open(helpers.root .. "/" .. name))
@@ -46,10 +46,14 @@ end
 
 -- What a rock's files may require without declaring it, and why (each is
 -- loaded only when the feature that needs it is used; docs/packaging.md).
+-- A top-level name stands for its submodules too.
 local OPTIONAL = {
     ["luasql.sqlite3"] = "hamsa.dialer's SQLite ledger, when asked for",
     ["luasql.postgres"] = "hamsa.dialer's PostgreSQL ledger, when asked for",
     ["hamsa.webhook.serve"] = "hamsa.webhook.serve(), a function of the library that runs hamsa-mock's server",
+    cqueues = "hamsa.adapter.cqueues, for a program that runs cqueues already",
+    luv = "hamsa.adapter.luv, for a program that runs libuv (luv) already",
+    copas = "hamsa.adapter.copas, for a program that runs copas already",
 }
 -- The rock that provides a module outside hamsa's own.
 local PROVIDER = { socket = "luasocket", argparse = "argparse" }
@@ -104,7 +108,7 @@ describe("packaging", function()
 
     -- lua/a/b.lua is module "a.b", lua/a/init.lua module "a": the rockspecs
     -- must list each of them once, and nothing else, when a file is added or moved
-    it("build.modules of the scm rockspecs list exactly the Lua files under lua/, each once", function()
+    it("build.install.lua of the scm rockspecs lists exactly the Lua files under lua/, each once", function()
         local from_tree = {}
         for _, path in ipairs(lua_files("lua")) do
             local name = path:gsub("^lua/", ""):gsub("%.lua$", ""):gsub("/init$", ""):gsub("/", ".")
@@ -112,32 +116,39 @@ describe("packaging", function()
         end
         local listed, twice = {}, {}
         for rock, spec in pairs(scm_rockspecs()) do
-            for name, entry in pairs(spec.build.modules) do
-                if type(entry) == "string" then
-                    if listed[name] then twice[#twice + 1] = name .. " (" .. rock .. ")" end
-                    listed[name] = entry
-                end
+            for name, path in pairs(spec.build.install.lua) do
+                if listed[name] then twice[#twice + 1] = name .. " (" .. rock .. ")" end
+                listed[name] = path
             end
         end
         assert.same({}, twice, "modules listed by two rocks")
-        assert.same(from_tree, listed, "build.modules (passed in) against the files under lua/ (expected)")
+        assert.same(from_tree, listed, "build.install.lua (passed in) against the files under lua/ (expected)")
     end)
 
-    it("only the library builds C: hamsa.core, in the rock hamsa, which checks for libcurl", function()
-        for rock, spec in pairs(scm_rockspecs()) do
-            for name, entry in pairs(spec.build.modules) do
-                if type(entry) ~= "string" then
-                    assert.equal("hamsa", rock)
-                    assert.equal("hamsa.core", name)
-                end
-            end
+    -- builtin would install the whole lua/ folder with every rock
+    it("only the library builds C: hamsa.core, from every csrc/*.c, with libcurl found the LuaRocks way", function()
+        local specs = scm_rockspecs()
+        assert.equal("none", specs["hamsa-mock"].build.type)
+        assert.equal("none", specs["hamsa-cli"].build.type)
+        local build = specs.hamsa.build
+        assert.equal("command", build.type)
+        local compiled = {}
+        for source in build.build_command:gmatch("csrc/[%w_]+%.c") do compiled[#compiled + 1] = source end
+        table.sort(compiled)
+        local p = io.popen("cd " .. helpers.quote(helpers.root) .. " && ls csrc/*.c")
+        local sources = {}
+        for line in p:lines() do sources[#sources + 1] = line end
+        p:close()
+        assert.same(sources, compiled, "the build command compiles every csrc/*.c")
+        for _, v in ipairs({ "$(CC)", "$(CFLAGS)", "$(LIBFLAG)", "-I'$(LUA_INCDIR)'", "-I'$(CURL_INCDIR)'",
+                             "-L'$(CURL_LIBDIR)' -lcurl", "-o build/luarocks/hamsa/core.so" }) do
+            assert.matches(v, build.build_command, 1, true)
         end
-        local spec = scm_rockspecs().hamsa
-        assert.equal("curl", spec.external_dependencies.CURL.library)
-        assert.equal("curl-config", spec.external_dependencies.platforms.linux.CURL.program)
-        assert.equal("curl/curl.h", spec.external_dependencies.platforms.bsd.CURL.header)
-        assert.same({ "csrc", "$(CURL_INCDIR)" }, spec.build.modules["hamsa.core"].incdirs)
-        assert.same({ "$(CURL_LIBDIR)" }, spec.build.modules["hamsa.core"].libdirs)
+        assert.same({ ["hamsa.core"] = "build/luarocks/hamsa/core.so" }, build.install.lib)
+        local ext = specs.hamsa.external_dependencies
+        assert.equal("curl", ext.CURL.library)
+        assert.equal("curl-config", ext.platforms.linux.CURL.program)
+        assert.equal("curl/curl.h", ext.platforms.bsd.CURL.header)
     end)
 
     -- what a file requires is its rock's dependency, or the rock's own
@@ -146,22 +157,22 @@ describe("packaging", function()
         local specs = scm_rockspecs()
         local rock_of = {}
         for rock, spec in pairs(specs) do
-            for name in pairs(spec.build.modules) do rock_of[name] = rock end
+            for name in pairs(spec.build.install.lua) do rock_of[name] = rock end
+            for name in pairs(spec.build.install.lib or {}) do rock_of[name] = rock end
         end
         local problems = {}
         for rock, spec in pairs(specs) do
             local declared = {}
             for _, dep in ipairs(spec.dependencies or {}) do declared[dep:match("^%s*([%w_%-]+)")] = true end
             local files = {}
-            for _, entry in pairs(spec.build.modules) do
-                if type(entry) == "string" then files[#files + 1] = entry end
-            end
-            for _, path in pairs(spec.build.install and spec.build.install.bin or {}) do files[#files + 1] = path end
+            for _, path in pairs(spec.build.install.lua) do files[#files + 1] = path end
+            for _, path in pairs(spec.build.install.bin or {}) do files[#files + 1] = path end
             table.sort(files)
             for _, path in ipairs(files) do
                 for name in pairs(requires_of(path)) do
                     local needs = rock_of[name] or PROVIDER[name:match("^[^.]+")]
-                    if needs ~= rock and not OPTIONAL[name] and not (needs and declared[needs]) then
+                    local optional = OPTIONAL[name] or OPTIONAL[name:match("^[^.]+")]
+                    if needs ~= rock and not optional and not (needs and declared[needs]) then
                         problems[#problems + 1] = ("%s: %s requires %s (%s)"):format(rock, path, name,
                             needs and ("declare " .. needs) or "unknown: declare its rock or list it as optional")
                     end
@@ -192,19 +203,13 @@ describe("packaging", function()
         assert.same(want, have)
     end)
 
-    it("every file the rockspecs name exists", function()
+    it("every file the rockspecs install exists (but the core, which the build makes)", function()
         local named = {}
         for rock, spec in pairs(scm_rockspecs()) do
-            local build = spec.build
-            for _, entry in pairs(build.modules) do
-                if type(entry) == "string" then
-                    named[#named + 1] = entry
-                else
-                    for _, source in ipairs(entry.sources) do named[#named + 1] = source end
-                end
-            end
-            for _, path in pairs(build.install and build.install.bin or {}) do named[#named + 1] = path end
-            assert.is_true(#named > 0, rock)
+            local n = #named
+            for _, path in pairs(spec.build.install.lua) do named[#named + 1] = path end
+            for _, path in pairs(spec.build.install.bin or {}) do named[#named + 1] = path end
+            assert.is_true(#named > n, rock)
         end
         for _, path in ipairs(named) do
             assert.is_true(exists(path), "a rockspec names " .. path .. ", which does not exist")
