@@ -311,9 +311,15 @@ M.Webhook = Webhook
 M.null = null
 
 --- Serves webhooks on LuaSocket (see hamsa.webhook.serve); LuaSocket is
--- required only when this is called.
+-- required only when this is called. hamsa.webhook.serve is not the
+-- library's rock but hamsa-mock's, which brings LuaSocket (docs/packaging.md).
 function M.serve(opts)
-    local srv = require("hamsa.webhook.serve").serve(opts, M)
+    local found, serve = pcall(require, "hamsa.webhook.serve")
+    if not found then
+        error("hamsa.webhook.serve needs LuaSocket and the rock hamsa-mock (luarocks install hamsa-mock): "
+            .. tostring(serve), 2)
+    end
+    local srv = serve.serve(opts, M)
     return srv   -- not a tail call: its errors blame the caller's line
 end
 
