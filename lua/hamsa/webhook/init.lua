@@ -378,6 +378,8 @@ M.null = null
 
 --- Serves webhooks on LuaSocket (see `hamsa.webhook.serve` for the options
 -- and the server's methods); LuaSocket is required only when this is called.
+-- hamsa.webhook.serve is not in the library's rock but in hamsa-mock's,
+-- which brings LuaSocket (docs/packaging.md).
 -- @tparam table opts those of `new`, plus `host`, `port`, `path`,
 --   `on_event`, `on_listen`, `on_error`, `max_connections` and timeouts
 -- @treturn table the server (`url`, `step`, `run`, `close`, `stats`, `watch`)
@@ -386,7 +388,12 @@ M.null = null
 --     on_event = function(event) print(event.eventType, event.callId) end }
 -- srv:run()
 function M.serve(opts)
-    local srv = require("hamsa.webhook.serve").serve(opts, M)
+    local found, serve = pcall(require, "hamsa.webhook.serve")
+    if not found then
+        error("hamsa.webhook.serve needs LuaSocket and the rock hamsa-mock (luarocks install hamsa-mock): "
+            .. tostring(serve), 2)
+    end
+    local srv = serve.serve(opts, M)
     return srv   -- not a tail call: its errors blame the caller's line
 end
 
