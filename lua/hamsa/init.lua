@@ -27,7 +27,7 @@ local json = core.json
 local M = {}
 
 --- The library version, "x.y.z" (the rockspec carries the same).
--- @usage print(hamsa._VERSION)   --> 0.1.0
+-- @usage print(hamsa._VERSION)   --> 0.2.0
 M._VERSION = core._VERSION
 
 --- JSON null: the same value as `cjson.null` (a NULL light userdata).
