@@ -51,9 +51,14 @@ function M.attach(client, cq)
     if not fd then error("hamsa.adapter.cqueues.attach: " .. msg, 2) end
     local d = setmetatable({ client = client, cq = cq, wakes = 0, attached = true, running = false,
                              closed = condition.new() }, Driver)
+    -- What the driver waits on: the descriptor alone. It carries every
+    -- deadline (a timerfd), so client:timeout() is not asked: cqueues
+    -- rounds it to whole milliseconds and would wake the driver early,
+    -- several times, for nothing.
+    local watched = { pollfd = function() return fd end, events = function() return "r" end }
     local function drive()
         while d.attached and client:pending() > 0 and client:pollfd() do
-            cqueues.poll(client, d.closed)     -- the client's work, or its close
+            cqueues.poll(watched, d.closed)    -- the client's work, or its close
             d.wakes = d.wakes + 1
             local ok, err = pcall(client.poll, client, 0)
             if not ok then
