@@ -1366,12 +1366,18 @@ static int multi_arm(lua_State *L)
 {
     multi *m = check_multi(L, 1);
 #if HAVE_EPOLL
-    if (lua_isnoneornil(L, 2)) {
-        m->wake_at = -1.0;
-    } else {
+    double at = -1.0;
+    if (!lua_isnoneornil(L, 2)) {
         lua_Number s = luaL_checknumber(L, 2);
-        m->wake_at = mono_now() + (s > 0 ? (s > 86400 ? 86400 : (double)s) : 0.0);
+        double t = mono_now();
+        /* a wake-up already due stays armed: "at once" again needs no
+         * system call (the loop asks after every completion) */
+        if (s <= 0 && m->wake_at >= 0 && m->wake_at <= t) return 0;
+        at = t + (s > 0 ? (s > 86400 ? 86400 : (double)s) : 0.0);
+    } else if (m->wake_at < 0) {
+        return 0;                       /* nothing armed, nothing to cancel */
     }
+    m->wake_at = at;
     timer_rearm(m);
 #else
     (void)m;
