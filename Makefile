@@ -45,10 +45,11 @@ DEB_PACKAGES_mock  ?= lua5.4 lua-socket
 DEB_PACKAGES_cli   ?= lua$(LUA_VERSION) lua-argparse lua-socket
 # `make demo`: the core, its Lua and the mock
 DEB_PACKAGES_demo  ?= $(DEB_PACKAGES_build) lua$(LUA_VERSION) $(DEB_PACKAGES_mock)
-# the spec suite itself (busted, the helpers' lua-cjson, spec/95's luarocks,
-# spec/85's `script` from bsdutils for a terminal)
+# the spec suite itself (busted, the helpers' lua-cjson, luarocks for spec/96
+# (mk/rock.mk lists the rest it needs), spec/85's `script` from bsdutils for a
+# terminal, spec/79's event loops)
 DEB_PACKAGES_spec  ?= $(DEB_PACKAGES_demo) $(DEB_PACKAGES_cli) lua-busted lua-cjson ca-certificates luarocks \
-                      bsdutils
+                      bsdutils lua-cqueues lua-luv lua-copas
 # `make test` (and `make deps`): every concern in TEST_CONCERNS, to which a
 # mk/*.mk adds its own when a spec or a TEST_PRE target needs it.
 TEST_CONCERNS = spec

@@ -12,8 +12,8 @@
 #include <lauxlib.h>
 
 /* The one version string of the project; hamsa._VERSION reads it and a spec
- * checks that the rockspec carries the same. */
-#define HAMSA_VERSION "0.1.0"
+ * checks that the release rockspecs (rockspecs/) carry the same. */
+#define HAMSA_VERSION "0.2.0"
 
 #if defined(__GNUC__)
 #define HAMSA_HIDDEN __attribute__((visibility("hidden")))

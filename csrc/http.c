@@ -16,11 +16,31 @@
  * libcurl callbacks only copy bytes into malloc'd buffers owned by the
  * transfer (freed by its idempotent release, which __gc also runs); no Lua
  * code ever runs inside libcurl, so no longjmp can cross it.
+ *
+ * On Linux the multi drives libcurl through its socket API
+ * (curl_multi_socket_action) on an epoll set that libcurl's sockets join
+ * (on_socket): a turn acts on what is ready instead of walking every
+ * transfer, and the set's one descriptor is what a host's event loop
+ * watches (m:pollfd(), docs/event-loops.md). Elsewhere it uses
+ * curl_multi_perform and curl_multi_poll, and m:pollfd() says so.
  */
+#define _GNU_SOURCE             /* clock_gettime, epoll, timerfd */
 #include <ctype.h>
 #include <sys/select.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+#if defined(__linux__)
+#include <errno.h>
+#include <stdint.h>
+#include <sys/epoll.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+#define HAVE_EPOLL 1
+#else
+#define HAVE_EPOLL 0
+#endif
 
 #include <curl/curl.h>
 
@@ -33,6 +53,7 @@
 
 #define SPARE_MAX 64                         /* easy handles kept for reuse */
 #define DEAD_MAX 8                           /* used handles awaiting cleanup */
+#define EVENTS_MAX 64                        /* socket events taken per turn */
 #define DEFAULT_MAX_BODY (64u * 1024u * 1024u)
 #define MAX_HEAD (256 * 1024)                /* bytes of one response's header block */
 #define TRACE_MAX (64 * 1024)                /* verbose text kept per transfer */
@@ -95,6 +116,20 @@ typedef struct {
                                         here so that no Lua table holds the key */
     char accept_encoding[32];        /* see find_accept_encoding */
     char accept_encoding_line[64];   /* "Accept-Encoding: " and that list */
+    int running;                     /* transfers libcurl still runs */
+#if HAVE_EPOLL
+    int epfd;                        /* the epoll set of libcurl's sockets, or
+                                        -1 (perform/poll) */
+    int tfd;                         /* a timerfd in that set, or -1 until
+                                        m:pollfd() asks for one */
+    int nsockets;                    /* libcurl's sockets in the set */
+    double timer_at;                 /* when libcurl's timer expires (monotonic
+                                        seconds), or < 0 when none runs */
+    double wake_at;                  /* when the host asked to be woken
+                                        (m:arm), or < 0 */
+    struct epoll_event ev[EVENTS_MAX]; /* what the last wait saw, not acted on */
+    int nev;
+#endif
 } multi;
 
 typedef struct {
@@ -668,8 +703,13 @@ static void multi_release(lua_State *L, multi *m)
     m->nspare = 0;
     for (i = 0; i < m->ndead; i++) curl_easy_cleanup(m->dead[i]);
     m->ndead = 0;
-    if (m->cm) curl_multi_cleanup(m->cm);
+    if (m->cm) curl_multi_cleanup(m->cm);     /* may still call on_socket */
     m->cm = NULL;
+#if HAVE_EPOLL
+    if (m->tfd >= 0) close(m->tfd);
+    if (m->epfd >= 0) close(m->epfd);
+    m->tfd = m->epfd = -1;
+#endif
     wipe_free(m->auth);
     m->auth = NULL;
 }
@@ -1072,15 +1112,185 @@ static void collect_done(multi *m)
     }
 }
 
+/* ---------------------------------------------------------------------- */
+/* driving libcurl: socket events on an epoll set (Linux), or perform/poll */
+
+#if HAVE_EPOLL
+static double mono_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Sets the timerfd (when there is one) to fire at the sooner of libcurl's
+ * timer and the host's wake-up, or disarms it. A time already past fires
+ * at once (1 ns: zero would disarm). */
+static void timer_rearm(multi *m)
+{
+    struct itimerspec its;
+    double at = m->timer_at;
+    if (m->tfd < 0) return;
+    if (m->wake_at >= 0 && (at < 0 || m->wake_at < at)) at = m->wake_at;
+    memset(&its, 0, sizeof its);
+    if (at >= 0) {
+        double left = at - mono_now();
+        if (left <= 0) {
+            its.it_value.tv_nsec = 1;
+        } else {
+            its.it_value.tv_sec = (time_t)left;
+            its.it_value.tv_nsec = (long)((left - (double)its.it_value.tv_sec) * 1e9);
+            if (its.it_value.tv_sec == 0 && its.it_value.tv_nsec == 0) its.it_value.tv_nsec = 1;
+        }
+    }
+    timerfd_settime(m->tfd, 0, &its, NULL);
+}
+
+/* CURLMOPT_SOCKETFUNCTION: keeps the epoll set what libcurl waits on. A
+ * socket's `socketp` (curl_multi_assign) is non-NULL once it is in the set.
+ * A socket libcurl closed has left the set by itself, so a number that
+ * comes back for a new socket may need ADD where MOD was expected, or the
+ * other way round. No Lua runs here. */
+static int on_socket(CURL *e, curl_socket_t s, int what, void *userp, void *socketp)
+{
+    multi *m = userp;
+    struct epoll_event ev;
+    int op;
+    (void)e;
+    if (what == CURL_POLL_REMOVE) {
+        if (socketp) {
+            epoll_ctl(m->epfd, EPOLL_CTL_DEL, s, NULL);     /* ENOENT once closed: fine */
+            m->nsockets--;
+        }
+        return 0;
+    }
+    memset(&ev, 0, sizeof ev);
+    ev.events = (what & CURL_POLL_IN ? EPOLLIN : 0u) | (what & CURL_POLL_OUT ? EPOLLOUT : 0u);
+    ev.data.fd = s;
+    op = socketp ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+    if (epoll_ctl(m->epfd, op, s, &ev) != 0) {
+        op = errno == ENOENT ? EPOLL_CTL_ADD : errno == EEXIST ? EPOLL_CTL_MOD : -1;
+        /* no room in the set: the transfer's own timeout ends it */
+        if (op < 0 || epoll_ctl(m->epfd, op, s, &ev) != 0) return 0;
+    }
+    if (!socketp) {
+        curl_multi_assign(m->cm, s, (void *)m);
+        m->nsockets++;
+    }
+    return 0;
+}
+
+/* CURLMOPT_TIMERFUNCTION: when libcurl wants CURL_SOCKET_TIMEOUT acted on
+ * (0 ms: at the next turn; -1: no timer). It must not act from here. */
+static int on_timer(CURLM *cm, long ms, void *userp)
+{
+    multi *m = userp;
+    (void)cm;
+    m->timer_at = ms < 0 ? -1.0 : mono_now() + (double)ms / 1000.0;
+    timer_rearm(m);
+    return 0;
+}
+
+/* One turn on the socket API: the events the last wait saw (or, with none
+ * kept, whatever is ready now), then libcurl's timer when it is due. An
+ * event kept from a wait may be stale (its transfer cancelled since):
+ * acting on a socket that is not ready is a read that finds nothing, and
+ * libcurl answers CURLM_BAD_SOCKET for one it no longer knows. */
+static CURLMcode socket_turn(multi *m)
+{
+    CURLMcode rc = CURLM_OK;
+    int i, n = m->nev;
+    double t;
+    m->nev = 0;
+    if (n == 0 && (m->nsockets > 0 || m->tfd >= 0)) {
+        n = epoll_wait(m->epfd, m->ev, EVENTS_MAX, 0);
+        if (n < 0) n = 0;
+    }
+    for (i = 0; i < n; i++) {
+        uint32_t e = m->ev[i].events;
+        int fd = m->ev[i].data.fd, flags;
+        if (fd == m->tfd) {             /* the timer: drain it, act below */
+            uint64_t expirations;
+            if (read(fd, &expirations, sizeof expirations) < 0) { /* EAGAIN: already drained */ }
+            continue;
+        }
+        flags = (e & EPOLLIN ? CURL_CSELECT_IN : 0) | (e & EPOLLOUT ? CURL_CSELECT_OUT : 0)
+                | (e & (EPOLLERR | EPOLLHUP) ? CURL_CSELECT_ERR : 0);
+        rc = curl_multi_socket_action(m->cm, fd, flags, &m->running);
+        if (rc != CURLM_OK && rc != CURLM_BAD_SOCKET) return rc;
+    }
+    t = mono_now();
+    if (m->wake_at >= 0 && t >= m->wake_at) m->wake_at = -1.0;
+    if (m->timer_at >= 0 && t >= m->timer_at) {
+        m->timer_at = -1.0;
+        rc = curl_multi_socket_action(m->cm, CURL_SOCKET_TIMEOUT, 0, &m->running);
+    }
+    if (m->tfd >= 0) timer_rearm(m);
+    return rc == CURLM_BAD_SOCKET ? CURLM_OK : rc;
+}
+
+/* Sleeps up to `ms`, less when libcurl's timer is due sooner; keeps what
+ * it saw for the next turn (the set is level-triggered: nothing is lost
+ * if that turn never comes). Returns the number of ready descriptors. */
+static int socket_wait(multi *m, int ms)
+{
+    int n;
+    if (m->timer_at >= 0) {
+        double left = (m->timer_at - mono_now()) * 1000.0;
+        if (left < ms) ms = left <= 0 ? 0 : (int)left + 1;
+    }
+    n = epoll_wait(m->epfd, m->ev, EVENTS_MAX, ms);
+    m->nev = n > 0 ? n : 0;
+    return m->nev;
+}
+
+/* Sets m up for the socket API; leaves m->epfd at -1 (perform/poll) when
+ * the kernel gives no epoll set. */
+static void socket_setup(multi *m)
+{
+    m->timer_at = m->wake_at = -1.0;
+    m->epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (m->epfd < 0) return;
+    curl_multi_setopt(m->cm, CURLMOPT_SOCKETFUNCTION, on_socket);
+    curl_multi_setopt(m->cm, CURLMOPT_SOCKETDATA, (void *)m);
+    curl_multi_setopt(m->cm, CURLMOPT_TIMERFUNCTION, on_timer);
+    curl_multi_setopt(m->cm, CURLMOPT_TIMERDATA, (void *)m);
+}
+#endif
+
+/* One turn: libcurl moves what it can without waiting. */
+static CURLMcode multi_turn(multi *m)
+{
+#if HAVE_EPOLL
+    if (m->epfd >= 0) return socket_turn(m);
+#endif
+    return curl_multi_perform(m->cm, &m->running);
+}
+
+/* Sleeps until a socket is ready, libcurl's timer, or `ms`. */
+static CURLMcode multi_sleep(multi *m, int ms, int *ready)
+{
+#if HAVE_EPOLL
+    if (m->epfd >= 0) {
+        *ready = socket_wait(m, ms);
+        return CURLM_OK;
+    }
+#endif
+#if CURL_AT_LEAST(7, 66, 0)
+    return curl_multi_poll(m->cm, NULL, 0, ms, ready);
+#else
+    return curl_multi_wait(m->cm, NULL, 0, ms, ready);
+#endif
+}
+
 /* m:perform() -> number of transfers still running */
 static int multi_perform(lua_State *L)
 {
     multi *m = check_multi(L, 1);
-    int running = 0;
-    CURLMcode rc = curl_multi_perform(m->cm, &running);
+    CURLMcode rc = multi_turn(m);
     if (rc != CURLM_OK) return luaL_error(L, "curl_multi_perform: %s", curl_multi_strerror(rc));
     collect_done(m);
-    lua_pushinteger(L, running);
+    lua_pushinteger(L, m->running);
     return 1;
 }
 
@@ -1109,14 +1319,70 @@ static int multi_wait(lua_State *L)
     int numfds = 0;
     CURLMcode rc;
     idle_work(m);
-#if CURL_AT_LEAST(7, 66, 0)
-    rc = curl_multi_poll(m->cm, NULL, 0, ms, &numfds);
-#else
-    rc = curl_multi_wait(m->cm, NULL, 0, ms, &numfds);
-#endif
+    rc = multi_sleep(m, ms, &numfds);
     if (rc != CURLM_OK) return luaL_error(L, "curl_multi_poll: %s", curl_multi_strerror(rc));
     lua_pushinteger(L, numfds);
     return 1;
+}
+
+/* m:pollfd() -> fd | nil, message: one descriptor that is readable
+ * whenever m has work: a socket libcurl waits on is ready, libcurl's timer
+ * is due, or the time set with m:arm() has come. It is the epoll set of
+ * libcurl's sockets with a timerfd in it (made on the first call); a host
+ * loop watches it for reading and calls m:perform() (client:poll(0)). */
+static int multi_pollfd(lua_State *L)
+{
+    multi *m = check_multi(L, 1);
+#if HAVE_EPOLL
+    if (m->epfd >= 0) {
+        if (m->tfd < 0) {
+            struct epoll_event ev;
+            int tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+            if (tfd < 0) return luaL_error(L, "timerfd_create failed");
+            memset(&ev, 0, sizeof ev);
+            ev.events = EPOLLIN;
+            ev.data.fd = tfd;
+            if (epoll_ctl(m->epfd, EPOLL_CTL_ADD, tfd, &ev) != 0) {
+                close(tfd);
+                return luaL_error(L, "epoll_ctl failed");
+            }
+            m->tfd = tfd;
+            timer_rearm(m);
+        }
+        lua_pushinteger(L, m->epfd);
+        return 1;
+    }
+#endif
+    lua_pushnil(L);
+    lua_pushliteral(L, "no pollable descriptor on this system (it needs Linux's epoll): use sockets()");
+    return 2;
+}
+
+/* m:arm(seconds | nil): makes m:pollfd() readable in `seconds` (0: at
+ * once) even if libcurl has nothing to do then; nil cancels. For the
+ * host's own timers (hamsa.loop's backoff, waiter gaps, due callbacks).
+ * Does nothing before the first m:pollfd(). */
+static int multi_arm(lua_State *L)
+{
+    multi *m = check_multi(L, 1);
+#if HAVE_EPOLL
+    double at = -1.0;
+    if (!lua_isnoneornil(L, 2)) {
+        lua_Number s = luaL_checknumber(L, 2);
+        double t = mono_now();
+        /* a wake-up already due stays armed: "at once" again needs no
+         * system call (the loop asks after every completion) */
+        if (s <= 0 && m->wake_at >= 0 && m->wake_at <= t) return 0;
+        at = t + (s > 0 ? (s > 86400 ? 86400 : (double)s) : 0.0);
+    } else if (m->wake_at < 0) {
+        return 0;                       /* nothing armed, nothing to cancel */
+    }
+    m->wake_at = at;
+    timer_rearm(m);
+#else
+    (void)m;
+#endif
+    return 0;
 }
 
 /* m:timeout() -> seconds until libcurl wants m:perform() again, or nil
@@ -1180,6 +1446,9 @@ static int multi_new(lua_State *L)
     m = (multi *)lua_newuserdatauv(L, sizeof *m, 0);
     memset(m, 0, sizeof *m);
     m->closed = 1;                      /* until cm exists */
+#if HAVE_EPOLL
+    m->epfd = m->tfd = -1;              /* never close descriptor 0 */
+#endif
     luaL_setmetatable(L, MULTI_MT);
     if (auth) {
         m->auth = malloc(strlen(auth) + 1);
@@ -1194,6 +1463,9 @@ static int multi_new(lua_State *L)
     }
     m->closed = 0;
     m->reuse_easy = curl_version_info(CURLVERSION_NOW)->version_num >= 0x080100;
+#if HAVE_EPOLL
+    socket_setup(m);
+#endif
     find_accept_encoding(m->accept_encoding, sizeof m->accept_encoding);
     snprintf(m->accept_encoding_line, sizeof m->accept_encoding_line, "Accept-Encoding: %s",
              m->accept_encoding);
@@ -1237,6 +1509,8 @@ static const luaL_Reg multi_methods[] = {
     {"wait", multi_wait},
     {"timeout", multi_timeout},
     {"sockets", multi_sockets},
+    {"pollfd", multi_pollfd},
+    {"arm", multi_arm},
     {"close", multi_close},
     {NULL, NULL}
 };

@@ -18,10 +18,13 @@
 #   make bench BENCH_ENV="BENCH_N=5000 BENCH_ROUNDS=1"   a quicker, noisier one
 #   make bench-build                  only the installs and the builds it needs
 #   make bench-phases                 the callgrind counts (about 1 min)
+#   make bench-loops                  CPU of the cqueues, luv and copas adapters while 50 calls
+#                                     wait on a slow mock (bench/loops.sh, bench/loops.md)
 DEB_PACKAGES_bench ?= $(DEB_PACKAGES_build) lua$(LUA_VERSION) lua-cjson lua-socket \
                       lua5.1 lua-curl $(call lua_dev,5.1) luajit2 libluajit2-5.1-dev \
                       nginx gnuplot-nox wrk curl util-linux
 DEB_PACKAGES_phases ?= $(DEB_PACKAGES_bench) valgrind
+DEB_PACKAGES_loops  ?= $(DEB_PACKAGES_demo) lua-cqueues lua-luv lua-copas lua5.1 $(call lua_dev,5.1)
 BENCH_BIN = build/bench/raw_easy build/bench/raw_multi
 # the cores of the contenders that run on other Luas: lua-curl's Lua 5.1
 # (hamsa.core's clock and codec for bench/payload.lua) and LuaJIT (h), (i)
@@ -32,7 +35,7 @@ build/bench/%: bench/%.c bench/raw.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(WARN) $(CURL_CFLAGS) -o $@ $< $(CURL_LIBS)
 
-.PHONY: bench bench-build bench-phases
+.PHONY: bench bench-build bench-phases bench-loops
 bench-build: deps-bench
 	@$(MAKE) --no-print-directory all $(BENCH_BIN) $(BENCH_CORES)
 
@@ -42,3 +45,7 @@ bench: bench-build
 bench-phases: deps-phases
 	@$(MAKE) --no-print-directory all
 	@$(BENCH_ENV) LUA=$(LUA) sh bench/phases.sh
+
+bench-loops: deps-loops
+	@$(MAKE) --no-print-directory all
+	@$(BENCH_ENV) LUA=$(LUA) sh bench/loops.sh

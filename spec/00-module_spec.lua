@@ -14,14 +14,13 @@ describe("hamsa", function()
             assert.matches("^%d+%.%d+%.%d+$", hamsa._VERSION)
         end)
 
-        it("equals the rockspec's version", function()
-            local p = io.popen("ls hamsa-*.rockspec")
-            local name = p:read("*l")
-            p:close()
-            assert.truthy(name, "no rockspec at the top of the repo")
+        it("equals the release rockspec's version (rockspecs/hamsa-X.Y.Z-1.rockspec)", function()
+            local name = "rockspecs/hamsa-" .. hamsa._VERSION .. "-1.rockspec"
+            local f = io.open(name, "rb")
+            assert.truthy(f, "no " .. name .. " (make rockspecs makes it)")
+            if f then f:close() end
             local v = read(name):match('\nversion%s*=%s*"([^"]+)"')
             assert.equal(hamsa._VERSION .. "-1", v)
-            assert.equal("hamsa-" .. v .. ".rockspec", name)
         end)
 
         it("is the C core's version", function()

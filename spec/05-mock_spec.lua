@@ -89,12 +89,15 @@ describe("hamsa.mock", function()
         -- as the README shows it: from the checkout, no LUA_PATH or LUA_CPATH
         for _, path in ipairs({ "bin/hamsa-mock", "./bin/hamsa-mock" }) do
             it("serves when started as " .. path .. " from the checkout with no module paths set", function()
+                -- its output until the first line is there (5 s at most), then it is killed
+                local log = os.tmpname()
                 local cmd = ("cd %s && env -u LUA_PATH -u LUA_CPATH -u LUA_PATH_5_4 -u LUA_CPATH_5_4 "
-                    .. "%s %s --port 0 & pid=$!; sleep 1; kill $pid"):format(
-                    helpers.quote(helpers.root), helpers.mock_lua, path)
-                local p = io.popen(cmd .. " 2>&1")
-                local out = p:read("*a")
-                p:close()
+                    .. "%s %s --port 0 >%s 2>&1 & pid=$!; i=0; "
+                    .. "while [ $i -lt 100 ] && ! [ -s %s ]; do sleep 0.05; i=$((i+1)); done; "
+                    .. "sleep 0.05; kill $pid"):format(
+                    helpers.quote(helpers.root), helpers.mock_lua, path, helpers.quote(log), helpers.quote(log))
+                os.execute(cmd)
+                local out = helpers.slurp(log)
                 assert.matches("^listening http://127%.0%.0%.1:%d+", out)
             end)
         end

@@ -189,6 +189,19 @@ describe("hamsa.webhook.serve", function()
         assert.has_error(function() webhook.serve("x") end)
     end)
 
+    -- hamsa.webhook.serve is the rock hamsa-mock's (docs/packaging.md)
+    it("says to install hamsa-mock when its module or LuaSocket is missing, at the caller's line", function()
+        local loaded = package.loaded["hamsa.webhook.serve"]
+        package.loaded["hamsa.webhook.serve"] = nil
+        package.preload["hamsa.webhook.serve"] = function() error("module 'socket' not found", 0) end
+        local ok, err = pcall(function() webhook.serve{ auth_key = "a", auth_secret = "b" } end)
+        package.preload["hamsa.webhook.serve"] = nil
+        package.loaded["hamsa.webhook.serve"] = loaded
+        assert.is_false(ok)
+        assert.truthy(err:find("63%-webhook_serve_spec.lua:%d+: hamsa.webhook.serve needs LuaSocket"))
+        assert.matches("(luarocks install hamsa-mock): module 'socket' not found", err, 1, true)
+    end)
+
     it("stops run() when closed, and step() then says closed", function()
         local s = webhook.serve{ auth_key = "a", auth_secret = "b" }
         s:close()

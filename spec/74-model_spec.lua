@@ -14,6 +14,10 @@
 --   * nothing raises except the documented re-raise: a marked error from
 --     an on_done (client without on_error) or from a task, out of
 --     poll/wait/run/close, or out of spawn for a task that fails at once;
+--   * a client that was asked for client:pollfd() (half of them) has a
+--     descriptor that is readable whenever callbacks are due (timeout() is
+--     0), and, driven by socket.select on it alone ("select"), turns
+--     readable no later than timeout() said work was due;
 --   * a request cancelled while in flight, or started after close(), gets
 --     err.kind == "cancelled"; close() at the top level runs every on_done
 --     (unless a callback of that client is suspended).
@@ -110,7 +114,7 @@ end
 local TOP_ACTIONS = {
     { 16, "async" }, { 9, "async_fault" }, { 2, "async_invalid" },
     { 4, "blocking" }, { 2, "blocking_fault" },
-    { 7, "cancel" }, { 9, "poll0" }, { 5, "poll" }, { 5, "wait" }, { 3, "run" },
+    { 7, "cancel" }, { 9, "poll0" }, { 5, "poll" }, { 5, "wait" }, { 3, "run" }, { 5, "select" },
     { 3, "close" }, { 2, "new_client" }, { 5, "spawn" }, { 6, "fault" },
     { 4, "drive_co" }, { 5, "resume" },
 }
@@ -119,7 +123,7 @@ local NESTED_ACTIONS = {
     { 12, "async" }, { 5, "async_fault" }, { 1, "async_invalid" },
     { 3, "blocking" }, { 1, "blocking_fault" },
     { 7, "cancel" }, { 7, "poll0" }, { 3, "poll" }, { 4, "wait" }, { 1, "wait_all" }, { 3, "run" },
-    { 4, "close" }, { 2, "new_client" }, { 3, "spawn" }, { 2, "drive_co" }, { 3, "resume" },
+    { 2, "select" }, { 4, "close" }, { 2, "new_client" }, { 3, "spawn" }, { 2, "drive_co" }, { 3, "resume" },
 }
 
 local TASK_END = {
@@ -175,6 +179,13 @@ local function text(v)
     return ok and s or "<tostring raised>"
 end
 
+-- Whether descriptor `fd` turns readable within `seconds` (socket.select).
+local function fd_readable(fd, seconds)
+    local watched = { getfd = function() return fd end, dirty = function() return false end }
+    local r = socket.select({ watched }, nil, seconds)
+    return #r > 0
+end
+
 local function marked(e)
     local s = text(e)
     return find(s, MARK_CB, 1, true) ~= nil, find(s, MARK_TASK, 1, true) ~= nil
@@ -206,6 +217,11 @@ function Model:check(where)
                 self:violate("%s: %s:pending() = %d, more than %d (on_done not run %d, running %d, tasks)",
                     where, cl.name, p, upper, lower, cl.running)
             end
+        end
+        -- callbacks due: the descriptor says so (a timerfd set to fire at
+        -- once may take some microseconds: a short select, not a zero one)
+        if cl.fd and not cl.closing and cl.c:timeout() == 0 and not fd_readable(cl.fd, 0.05) then
+            self:violate("%s: %s:timeout() is 0 but its pollfd is not readable", where, cl.name)
         end
     end
 end
@@ -246,6 +262,11 @@ function Model:new_client(ctx, r)
         notes[#notes + 1] = "refused port"
     end
     cl.c = hamsa.new(opts)
+    if r:chance(50) then
+        cl.fd = cl.c:pollfd()
+        if type(cl.fd) ~= "number" then self:violate("%s: pollfd() returned %s", ctx, text(cl.fd)) end
+        notes[#notes + 1] = "pollfd"
+    end
     self.clients[idx] = cl
     self.current = cl
     self:log(ctx, "new client %s (%s)", cl.name, concat(notes, ", "))
@@ -360,6 +381,10 @@ end
 function Model:drive(ctx, r, cl, what, quiet)
     local c = cl.c
     local fn, arg, desc
+    if what == "select" then
+        if cl.fd and not cl.closing then return self:select(ctx, cl, quiet) end
+        what = "poll"               -- a client without one: a poll that may wait
+    end
     if what == "poll0" then
         fn, arg, desc = c.poll, 0, "poll(0)"
     elseif what == "poll" then
@@ -406,6 +431,34 @@ function Model:drive(ctx, r, cl, what, quiet)
                 self:violate("%s: %s returned, but the on_done of %s has not run", ctx, desc, rec.name)
             end
         end
+    end
+end
+
+-- socket.select on the client's pollfd alone, then poll(0): the host loop
+-- of docs/event-loops.md. When timeout() names a deadline within 0.3 s
+-- (libcurl's timer, a backoff, callbacks due: the 1 s cap is no deadline),
+-- the descriptor must turn readable by then (0.1 s of slack).
+function Model:select(ctx, cl, quiet)
+    local c = cl.c
+    local ok, due = pcall(c.timeout, c)
+    if not ok then return self:violate("%s: %s:timeout() raised: %s", ctx, cl.name, text(due)) end
+    local pending = c:pending()
+    local bounded = type(due) == "number" and due <= 0.3 and pending > 0
+    local waited = bounded and due + 0.1 or 0
+    local ready = fd_readable(cl.fd, waited)
+    if not quiet then
+        self:log(ctx, "%s: select(pollfd, %.3f) -> %s (timeout() %s)", cl.name, waited,
+            ready and "readable" or "quiet", text(due))
+    end
+    if bounded and not ready then
+        self:violate("%s: %s's pollfd stayed quiet %.3f s though timeout() was %.3f (pending %d)",
+            ctx, cl.name, waited, due, pending)
+    end
+    local ok2, res = pcall(c.poll, c, 0)
+    if not ok2 then
+        self:raised(ctx, cl, cl.name .. ":poll(0) after select", res)
+    elseif type(res) ~= "number" or res < 0 then
+        self:violate("%s: %s:poll(0) after select returned %s", ctx, cl.name, text(res))
     end
 end
 
@@ -643,7 +696,7 @@ end
 function Model:settle()
     self.quiescing = true
     local r = self.rng
-    local how = r:pick({ "poll", "wait", "run" })
+    local how = r:pick({ "poll", "wait", "run", "select" })
     self:log("top", "settle with %s", how)
     local deadline = now() + SETTLE_SECONDS
     local rounds = 0

@@ -1,4 +1,6 @@
--- The rockspec installs the library offline, and the installed copy works.
+-- The rockspecs: three rocks whose modules are the files under lua/, each
+-- declaring what its files need; the release rockspecs made from the scm ones;
+-- make install. (spec/96 installs the rocks.)
 local helpers = require "spec.helpers"
 
 local function sh(cmd)
@@ -8,13 +10,9 @@ local function sh(cmd)
     return out
 end
 
--- The Lua source of the rockspec's table: `build.modules`, `build.install`...
-local function rockspec()
-    local p = io.popen("cd " .. helpers.quote(helpers.root) .. " && ls hamsa-*.rockspec")
-    local names = p:read("*a")
-    p:close()
-    local name = names:match("^(%S+)\n$")
-    assert(name, "expected exactly one hamsa-*.rockspec, got: " .. names)
+-- A rockspec's table (`build.install`, `dependencies`...), from its path
+-- relative to the repository root.
+local function load_rockspec(name)
     local f = assert(io.open(helpers.root .. "/" .. name))
     local source = f:read("*a")
     f:close()
@@ -27,7 +25,57 @@ local function rockspec()
         chunk = assert(load(source, "@" .. name, "t", spec))
     end
     chunk()
-    return spec, name
+    return spec, source
+end
+
+local function ls(pattern)
+    local p = io.popen("cd " .. helpers.quote(helpers.root) .. " && ls -d " .. pattern .. " 2>/dev/null")
+    local names = {}
+    for line in p:lines() do names[#names + 1] = line end
+    p:close()
+    return names
+end
+
+-- The scm rockspecs at the root, by rock name: hamsa, hamsa-mock, hamsa-cli.
+local ROCKS = { "hamsa", "hamsa-mock", "hamsa-cli" }
+local function scm_rockspecs()
+    local specs = {}
+    for _, rock in ipairs(ROCKS) do specs[rock] = load_rockspec(rock .. "-scm-1.rockspec") end
+    return specs
+end
+
+-- What a rock's files may require without declaring it, and why (each is
+-- loaded only when the feature that needs it is used; docs/packaging.md).
+-- A top-level name stands for its submodules too.
+local OPTIONAL = {
+    ["luasql.sqlite3"] = "hamsa.dialer's SQLite ledger, when asked for",
+    ["luasql.postgres"] = "hamsa.dialer's PostgreSQL ledger, when asked for",
+    ["hamsa.webhook.serve"] = "hamsa.webhook.serve(), a function of the library that runs hamsa-mock's server",
+    cqueues = "hamsa.adapter.cqueues, for a program that runs cqueues already",
+    luv = "hamsa.adapter.luv, for a program that runs libuv (luv) already",
+    copas = "hamsa.adapter.copas, for a program that runs copas already",
+}
+-- The rock that provides a module outside hamsa's own.
+local PROVIDER = { socket = "luasocket", argparse = "argparse" }
+
+-- The modules a Lua file requires by a literal name (`require "x"`,
+-- `require("x")`, `pcall(require, "x")`), comments left out; not those of a
+-- name made at run time (`require("hamsa.mock." .. name)`: their own rock's).
+local function requires_of(path)
+    local f = assert(io.open(helpers.root .. "/" .. path))
+    local names = {}
+    for line in f:lines() do
+        if not line:match("^%s*%-%-") then
+            line = line:gsub("%s%-%-%s.*$", "")
+            for name in line:gmatch("require%s*%(?%s*[\"']([%w_.]+)[\"']") do names[name] = true end
+            for name in line:gmatch("require%s*,%s*[\"']([%w_.]+)[\"']") do names[name] = true end
+            for name in pairs(names) do
+                if name:sub(-1) == "." then names[name] = nil end
+            end
+        end
+    end
+    f:close()
+    return names
 end
 
 -- Every .lua file under `dir` (relative to the repository root), sorted.
@@ -46,82 +94,125 @@ local function exists(path)
 end
 
 describe("packaging", function()
-    local tree
-
-    setup(function()
-        tree = os.tmpname()
-        os.remove(tree)
-    end)
-
-    teardown(function()
-        sh("rm -rf " .. helpers.quote(tree))
-    end)
-
-    it("luarocks make --deps-mode=none installs it offline", function()
-        if not sh("command -v luarocks"):find("luarocks") then
-            pending("luarocks is not installed")
-            return
+    it("the root holds one scm rockspec per rock, and no other", function()
+        local names = {}
+        for _, rock in ipairs(ROCKS) do names[#names + 1] = rock .. "-scm-1.rockspec" end
+        table.sort(names)
+        assert.same(names, ls("*.rockspec"))
+        for rock, spec in pairs(scm_rockspecs()) do
+            assert.equal(rock, spec.package)
+            assert.equal("scm-1", spec.version)
+            assert.is_nil(spec.source.tag, rock .. ": the scm rockspec follows the default branch")
         end
-        -- built in a copy of the files the rockspec names: luarocks writes its
-        -- objects next to the sources, and the per-Lua runs go in parallel
-        local src = tree .. "-src"
-        local out = sh(("mkdir -p %s && cd %s && cp -r hamsa-*.rockspec csrc lua bin %s/ && cd %s && "
-            .. "luarocks --lua-version=5.4 --tree=%s make --deps-mode=none hamsa-*.rockspec")
-            :format(helpers.quote(src), helpers.quote(helpers.root), helpers.quote(src), helpers.quote(src),
-                helpers.quote(tree)))
-        sh("rm -rf " .. helpers.quote(src))
-        assert.matches("exit=0", out, 1, true)
-        assert.matches("is now installed", out, 1, true)
-
-        -- the installed copy, and nothing from the work tree, answers require
-        local check = ([[cd /tmp && LUA_PATH=%s LUA_CPATH=%s lua5.4 -e '
-            local h = require "hamsa"
-            assert(package.searchpath("hamsa.core", package.cpath):find(%q, 1, true))
-            assert(h.json.encode({ n = 800 }) == "{\"n\":800}")
-            print("version " .. h._VERSION)']]):format(
-            helpers.quote(tree .. "/share/lua/5.4/?.lua;" .. tree .. "/share/lua/5.4/?/init.lua;;"),
-            helpers.quote(tree .. "/lib/lua/5.4/?.so;;"), tree)
-        local ran = sh(check)
-        assert.matches("exit=0", ran, 1, true)
-        assert.matches("version " .. require("hamsa")._VERSION, ran, 1, true)
-
-        -- the command is installed too, and runs through the tree's wrapper
-        -- with the tree's paths (`luarocks path`), argparse from the system
-        local cli = sh(("cd /tmp && LUA_PATH=%s LUA_CPATH=%s %s/bin/hamsa --version"):format(
-            helpers.quote(tree .. "/share/lua/5.4/?.lua;" .. tree .. "/share/lua/5.4/?/init.lua;;"),
-            helpers.quote(tree .. "/lib/lua/5.4/?.so;;"), helpers.quote(tree)))
-        assert.matches("hamsa " .. require("hamsa")._VERSION .. "\nexit=0", cli, 1, true)
     end)
 
-    -- lua/a/b.lua is module "a.b", lua/a/init.lua module "a": the rockspec
-    -- must list each of them, and nothing else, when a file is added or moved
-    it("the rockspec's build.modules lists exactly the Lua files under lua/, by their module names", function()
+    -- lua/a/b.lua is module "a.b", lua/a/init.lua module "a": the rockspecs
+    -- must list each of them once, and nothing else, when a file is added or moved
+    it("build.install.lua of the scm rockspecs lists exactly the Lua files under lua/, each once", function()
         local from_tree = {}
         for _, path in ipairs(lua_files("lua")) do
             local name = path:gsub("^lua/", ""):gsub("%.lua$", ""):gsub("/init$", ""):gsub("/", ".")
             from_tree[name] = path
         end
-        local listed = {}
-        for name, entry in pairs(rockspec().build.modules) do
-            if type(entry) == "string" then listed[name] = entry end
-        end
-        assert.same(from_tree, listed, "build.modules (passed in) against the files under lua/ (expected)")
-    end)
-
-    it("every file the rockspec names exists", function()
-        local build = rockspec().build
-        local named = {}
-        for _, entry in pairs(build.modules) do
-            if type(entry) == "string" then
-                named[#named + 1] = entry
-            else
-                for _, source in ipairs(entry.sources) do named[#named + 1] = source end
+        local listed, twice = {}, {}
+        for rock, spec in pairs(scm_rockspecs()) do
+            for name, path in pairs(spec.build.install.lua) do
+                if listed[name] then twice[#twice + 1] = name .. " (" .. rock .. ")" end
+                listed[name] = path
             end
         end
-        for _, path in pairs(build.install and build.install.bin or {}) do named[#named + 1] = path end
-        assert.is_true(#named > 0)
+        assert.same({}, twice, "modules listed by two rocks")
+        assert.same(from_tree, listed, "build.install.lua (passed in) against the files under lua/ (expected)")
+    end)
+
+    -- builtin would install the whole lua/ folder with every rock
+    it("only the library builds C: hamsa.core, from every csrc/*.c, with libcurl found the LuaRocks way", function()
+        local specs = scm_rockspecs()
+        assert.equal("none", specs["hamsa-mock"].build.type)
+        assert.equal("none", specs["hamsa-cli"].build.type)
+        local build = specs.hamsa.build
+        assert.equal("command", build.type)
+        local compiled = {}
+        for source in build.build_command:gmatch("csrc/[%w_]+%.c") do compiled[#compiled + 1] = source end
+        table.sort(compiled)
+        local p = io.popen("cd " .. helpers.quote(helpers.root) .. " && ls csrc/*.c")
+        local sources = {}
+        for line in p:lines() do sources[#sources + 1] = line end
+        p:close()
+        assert.same(sources, compiled, "the build command compiles every csrc/*.c")
+        for _, v in ipairs({ "$(CC)", "$(CFLAGS)", "$(LIBFLAG)", "-I'$(LUA_INCDIR)'", "-I'$(CURL_INCDIR)'",
+                             "-L'$(CURL_LIBDIR)' -lcurl", "-o build/luarocks/hamsa/core.so" }) do
+            assert.matches(v, build.build_command, 1, true)
+        end
+        assert.same({ ["hamsa.core"] = "build/luarocks/hamsa/core.so" }, build.install.lib)
+        local ext = specs.hamsa.external_dependencies
+        assert.equal("curl", ext.CURL.library)
+        assert.equal("curl-config", ext.platforms.linux.CURL.program)
+        assert.equal("curl/curl.h", ext.platforms.bsd.CURL.header)
+    end)
+
+    -- what a file requires is its rock's dependency, or the rock's own
+    -- module, or optional (OPTIONAL, with its reason)
+    it("each rock declares what its files require", function()
+        local specs = scm_rockspecs()
+        local rock_of = {}
+        for rock, spec in pairs(specs) do
+            for name in pairs(spec.build.install.lua) do rock_of[name] = rock end
+            for name in pairs(spec.build.install.lib or {}) do rock_of[name] = rock end
+        end
+        local problems = {}
+        for rock, spec in pairs(specs) do
+            local declared = {}
+            for _, dep in ipairs(spec.dependencies or {}) do declared[dep:match("^%s*([%w_%-]+)")] = true end
+            local files = {}
+            for _, path in pairs(spec.build.install.lua) do files[#files + 1] = path end
+            for _, path in pairs(spec.build.install.bin or {}) do files[#files + 1] = path end
+            table.sort(files)
+            for _, path in ipairs(files) do
+                for name in pairs(requires_of(path)) do
+                    local needs = rock_of[name] or PROVIDER[name:match("^[^.]+")]
+                    local optional = OPTIONAL[name] or OPTIONAL[name:match("^[^.]+")]
+                    if needs ~= rock and not optional and not (needs and declared[needs]) then
+                        problems[#problems + 1] = ("%s: %s requires %s (%s)"):format(rock, path, name,
+                            needs and ("declare " .. needs) or "unknown: declare its rock or list it as optional")
+                    end
+                end
+            end
+        end
+        table.sort(problems)
+        assert.same({}, problems)
+    end)
+
+    it("rockspecs/ holds the release rockspec of each rock, made by make rockspecs from the scm one", function()
+        local version = require("hamsa")._VERSION
+        local want = {}
+        for _, rock in ipairs(ROCKS) do
+            local name = "rockspecs/" .. rock .. "-" .. version .. "-1.rockspec"
+            want[#want + 1] = name
+            local p = io.popen(("cd %s && lua5.4 scripts/rockspec.lua %s-scm-1.rockspec %s"):format(
+                helpers.quote(helpers.root), rock, version))
+            local made = p:read("*a")
+            p:close()
+            local spec, committed = load_rockspec(name)
+            assert.equal(made, committed, name .. " is not what make rockspecs makes of " .. rock .. "-scm-1.rockspec")
+            assert.equal(version .. "-1", spec.version)
+            assert.equal("v" .. version, spec.source.tag)
+        end
+        table.sort(want)
+        local have = ls("rockspecs/*-" .. version .. "-1.rockspec")
+        assert.same(want, have)
+    end)
+
+    it("every file the rockspecs install exists (but the core, which the build makes)", function()
+        local named = {}
+        for rock, spec in pairs(scm_rockspecs()) do
+            local n = #named
+            for _, path in pairs(spec.build.install.lua) do named[#named + 1] = path end
+            for _, path in pairs(spec.build.install.bin or {}) do named[#named + 1] = path end
+            assert.is_true(#named > n, rock)
+        end
         for _, path in ipairs(named) do
-            assert.is_true(exists(path), "the rockspec names " .. path .. ", which does not exist")
+            assert.is_true(exists(path), "a rockspec names " .. path .. ", which does not exist")
         end
     end)
 

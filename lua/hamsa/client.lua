@@ -12,6 +12,11 @@
 -- own call completes; calls with `opts.on_done` complete in the loop and
 -- their callbacks run from `poll`/`wait`. docs/client.md explains the
 -- delivery rules; docs/wire.md the API decisions.
+--
+-- A client comes from `hamsa.new`; its resources (`client.agents`, ...)
+-- are in `hamsa.resources`. Here: the `Client` methods (the escape hatch
+-- `client:request`, the non-blocking loop, tasks) and the `Request`
+-- handle that a call with `opts.on_done` returns.
 -- @module hamsa.client
 local core = require "hamsa.core"
 local errors = require "hamsa.errors"
@@ -29,7 +34,7 @@ local format, match = string.format, string.match
 local now = core.now
 local check_options, bad_wait = config.check_options, config.bad_wait
 local CLIENT_OPTIONS, REQUEST_OPTIONS = config.CLIENT_OPTIONS, config.REQUEST_OPTIONS
-local step, deliver, next_wait, cancel = loop.step, loop.deliver, loop.next_wait, loop.cancel
+local step, deliver, next_wait, cancel, arm = loop.step, loop.deliver, loop.next_wait, loop.cancel, loop.arm
 
 local M = {}
 
@@ -50,10 +55,12 @@ Request.__index = Request
 Request.__name = "hamsa.request"
 M.Request = Request
 
---- Makes a client. Raises only on a malformed options table.
+--- Makes a client (`hamsa.new` calls it). Raises only on a malformed
+-- options table.
 -- @tparam[opt] table opts see README, "Options"
+-- @tparam[opt=2] number level where misuse errors point (2: the caller of new)
 -- @treturn Client
--- `level` is where misuse errors point (2: the caller of new).
+-- @local
 function M.new(opts, level)
     level = level or 2
     check_options(opts, CLIENT_OPTIONS, "hamsa.new", level)
@@ -87,6 +94,7 @@ end
 
 --- Fails a request before sending: returns `nil, err`, or with
 -- `opts.on_done` a handle whose callback the next poll runs.
+-- @local
 function M.fail(self, err, opts)
     local on_done = opts and opts.on_done
     return loop.fail(self, err, on_done, on_done and handle(self))
@@ -98,6 +106,7 @@ end
 -- built query string (url.query), or nil.
 -- @treturn[1] any data, response (blocking)
 -- @treturn[2] Request (with opts.on_done)
+-- @local
 function M.send(self, method, path, query, body, opts, validator, prepare)
     opts = opts or EMPTY
     if self._closed then return M.fail(self, errors.new("cancelled", "the client is closed"), opts) end
@@ -126,6 +135,7 @@ local send = M.send
 --- What a request would send, for `opts.dry_run`: `{ method, url,
 -- headers, body }`, the header lines in the order they would go out
 -- (the key shown as `[REDACTED]`), `body` the exact JSON text or nil.
+-- @local
 function M.preview(self, call)
     local spec, lines = call, {}           -- the call record is the engine's spec
     if config.secret(self) ~= nil then lines[1] = "Authorization: Token [REDACTED]" end
@@ -134,12 +144,31 @@ function M.preview(self, call)
     return { method = spec.method, url = spec.url, headers = lines, body = spec.body }
 end
 
+--- A client, made by `hamsa.new`. Besides the methods below it holds the
+-- resources (`client.agents`, `client.v2.agents`, `client.calls`,
+-- `client.conversations`, `client.phone_numbers`, `client.campaigns`,
+-- `client.knowledge_base`: see `hamsa.resources`). One client drives all
+-- its requests on one libcurl multi handle, whichever style is used:
+-- blocking calls, `on_done` callbacks with `poll`, or tasks (`spawn`).
+-- `client:close()` (also `__close` and `__gc`) releases it.
+-- @type Client
+
 --- The escape hatch for routes the library does not wrap yet: same
 -- authentication, encoding, error mapping, retries and results; no validation.
 -- @tparam string method "GET", "POST", "PATCH", ...
--- @tparam string path like "/v1/voice-agents"
--- @tparam[opt] table body
--- @tparam[opt] table opts request options, plus `query`
+-- @tparam string path like "/v1/voice-agents" (no query string: use `opts.query`)
+-- @tparam[opt] table body the JSON body, in the API's field names
+-- @tparam[opt] table opts the request options (README, "Options"), plus
+--   `query`, a table of query parameters
+-- @return[1] data: the envelope's `data`, as Lua values
+-- @treturn[1] table response: `status`, `headers` (lower-case names), `body`, `attempts`
+-- @return[2] nil
+-- @treturn[2] hamsa.errors.Error err
+-- @treturn[3] Request a handle, at once, when `opts.on_done` is given
+-- @raise on a method or path of the wrong form, or an unknown option
+-- @usage local data, err = client:request("GET", "/v1/voice-agents", nil,
+--     { query = { skip = 1, take = 10 } })
+-- if not data then error(tostring(err)) end
 function Client:request(method, path, body, opts)
     if getmetatable(self) ~= Client then error("use client:request(...)", 2) end
     if type(method) ~= "string" or not match(method, "^%u+$") then
@@ -160,12 +189,16 @@ function Client:request(method, path, body, opts)
     return send(self, method, path, query, body, opts)
 end
 
----------------------------------------------------------------------------
+-- -------------------------------------------------------------------------
 -- non-blocking use
 
---- Drives transfers and runs the callbacks of finished requests.
+--- Drives transfers and runs the callbacks of finished requests: once per
+-- frame of a game loop, or when a socket of `client:sockets()` is ready.
 -- @tparam[opt=0] number max_wait seconds it may wait for activity
 -- @treturn number requests whose on_done has not run yet
+-- @raise what an `on_done` raised, unless the client has an `on_error`
+-- @usage client.agents:get(id, { on_done = function(agent, err) print(agent and agent.agentName or err) end })
+-- while client:poll(0.05) > 0 do draw_frame() end
 function Client:poll(max_wait)
     max_wait = max_wait or 0
     if bad_wait(max_wait) then
@@ -181,10 +214,11 @@ function Client:poll(max_wait)
         end
     end
     deliver(self)
+    if self._pollable and not self._closed then arm(self) end
     return self._pending
 end
 
----------------------------------------------------------------------------
+-- -------------------------------------------------------------------------
 -- tasks
 
 --- Runs `fn(...)` as a task of this client: inside it, the usual calls
@@ -193,8 +227,13 @@ end
 -- The task starts at once and runs until its first request; `client:run()`
 -- drives them all. (On Lua 5.1, not LuaJIT, a task cannot make its calls
 -- from inside a pcall.)
--- @tparam function fn
+-- @tparam function fn the task's body
+-- @param ... the arguments passed to `fn`
 -- @return Task with `done`, `results` (a packed list) and `error`
+-- @usage for _, id in ipairs(ids) do
+--     client:spawn(function() local a = assert(client.agents:get(id)); print(a.agentName) end)
+-- end
+-- client:run()
 function Client:spawn(fn, ...)
     if type(fn) ~= "function" then error("client:spawn: fn must be a function", 2) end
     return tasks.spawn(self, fn, false, ...)
@@ -204,8 +243,11 @@ end
 -- or `timeout` passes. An error raised in a task comes out of here.
 -- An on_done waiter (hamsa.waiter) is driven like an on_done request and
 -- is not a task: the count returned leaves it out.
--- @tparam[opt] number timeout seconds
+-- @tparam[opt] number timeout seconds (default: no limit)
 -- @treturn number tasks still running (the caller's own)
+-- @usage local task = client:spawn(function() return client.agents:list() end)
+-- client:run(60)
+-- print(task.done, task.results[1])
 function Client:run(timeout)
     if timeout ~= nil and bad_wait(timeout) then
         error("client:run: timeout must be a number >= 0", 2)
@@ -215,8 +257,10 @@ function Client:run(timeout)
 end
 
 --- Drives transfers until no request is in flight (or `timeout` passes).
--- @tparam[opt] number timeout seconds
+-- @tparam[opt] number timeout seconds (default: no limit)
 -- @treturn number requests still in flight (0 when all are done)
+-- @usage for _, body in ipairs(calls) do client.calls:start(body, { on_done = report }) end
+-- client:wait(120)
 function Client:wait(timeout)
     if timeout ~= nil and bad_wait(timeout) then
         error("client:wait: timeout must be a number >= 0", 2)
@@ -235,6 +279,7 @@ function Client:wait(timeout)
         end
         self._multi:wait(next_wait(self, cap))
     end
+    if self._pollable and not self._closed then arm(self) end
     return self._pending
 end
 
@@ -246,6 +291,9 @@ end
 -- loop); a blocking wait sees it at its next gap's end.
 -- @param receiver a `hamsa.webhook` object, or a server of `hamsa.webhook.serve`
 -- @treturn Client self
+-- @raise when `receiver` is neither
+-- @usage local srv = hamsa.webhook.serve { auth_key = "Token", auth_secret = "s3cret", port = 8080 }
+-- client:watch(srv)     -- call.ended events now end conversations:wait at once
 function Client:watch(receiver)
     if getmetatable(self) ~= Client then error("use client:watch(...)", 2) end
     if type(receiver) ~= "table" or type(receiver.watch) ~= "function" then
@@ -255,10 +303,45 @@ function Client:watch(receiver)
     return self
 end
 
+--- One file descriptor for the whole client, for hosts that run their
+-- own event loop: it is readable whenever `client:poll(0)` has work to do
+-- (a socket libcurl waits on is ready, libcurl's timer is due, a retry's
+-- backoff or a waiter's gap ends, callbacks wait to run). Together with
+-- `client:events()` and `client:timeout()` this is the cqueues pollable
+-- protocol, so `cqueues.poll(client)` works; luv and copas watch it through
+-- `hamsa.adapter.luv` and `hamsa.adapter.copas`. Linux only (an epoll
+-- set): elsewhere it returns nil and a message, and `client:sockets()`
+-- remains.
+-- @treturn[1] integer the descriptor (the same one for the client's life)
+-- @treturn[2] nil
+-- @treturn[2] string why there is none (closed client, no epoll)
+-- @usage
+-- local fd = assert(client:pollfd())
+-- -- watch fd for reading; when it is readable: client:poll(0)
+function Client:pollfd()
+    if self._closed then return nil, "the client is closed" end
+    local fd, msg = self._multi:pollfd()
+    if not fd then return nil, msg end
+    if not self._pollable then
+        self._pollable = true
+        arm(self)               -- what is due already
+    end
+    return fd
+end
+
+--- What to watch `client:pollfd()` for: always "r" (readable), the
+-- cqueues protocol's `events`.
+-- @treturn string "r"
+function Client:events()     -- luacheck: ignore self
+    return "r"
+end
+
 --- The sockets to watch, for hosts that run their own event loop (luv,
--- cqueues, socket.select, a game engine): `{ [fd] = "r" | "w" | "rw" }`.
--- Watch them and `client:timeout()`, and call `client:poll(0)` when a
--- socket is ready or the timeout passes; nothing needs busy polling.
+-- cqueues, socket.select, a game engine) and cannot use
+-- `client:pollfd()`: `{ [fd] = "r" | "w" | "rw" }`. Watch them and
+-- `client:timeout()`, and call `client:poll(0)` when a socket is ready or
+-- the timeout passes; nothing needs busy polling.
+-- @treturn table fd to "r", "w" or "rw"
 function Client:sockets()
     if self._closed then return {} end
     return self._multi:sockets()
@@ -266,7 +349,8 @@ end
 
 --- Seconds until `client:poll(0)` must run even if no socket is ready
 -- (a libcurl timer, a retry's backoff, callbacks waiting to run), or nil
--- when nothing is in flight.
+-- when nothing is in flight. The cqueues protocol's `timeout`.
+-- @treturn number|nil seconds
 function Client:timeout()
     if self._rhead <= self._rtail then return 0 end
     if self._closed or self._pending == 0 then return nil end
@@ -276,6 +360,8 @@ end
 
 --- Number of requests in flight (whose on_done has not run yet): a
 -- task's call or gap counts one, an on_done waiter one (hamsa.waiter).
+-- @treturn number
+-- @usage if client:pending() > 0 then client:poll(0) end
 function Client:pending()
     return self._pending
 end
@@ -283,9 +369,15 @@ end
 --- Cancels everything in flight and releases the connections. Every
 -- request still in flight gets its on_done at once, with kind "cancelled"
 -- (timers too: a waiter in a gap ends "cancelled" at once).
+-- Idempotent; also the client's `__close` and `__gc`.
+-- @usage local client <close> = hamsa.new()   -- Lua 5.4: closed at the end of the block
+-- client:close()                              -- or explicitly
 function Client:close()
     if self._closed then return end
     self._closed = true             -- first: a callback that closes again returns here
+    -- an adapter (hamsa.adapter.*) stops watching the descriptor before it
+    -- is closed (a loop must forget a descriptor before it is closed)
+    if self._on_wake then self._on_wake(self) end
     for _, call in pairs(self._inflight) do cancel(self, call) end
     for call in pairs(self._timers) do cancel(self, call) end
     -- nil when hamsa.new raised half-way (then only __gc gets here)
@@ -300,9 +392,17 @@ function Client:__gc()
     pcall(Client.close, self)
 end
 
+--- A request in flight: what a call with `opts.on_done` returns at once
+-- (also the waiters' handles: `conversations:wait(id, { on_done = ... })`).
+-- Its `on_done(data, err, response)` runs exactly once, from
+-- `client:poll`, `client:wait`, `client:run` or `client:close`.
+-- @type Request
+
 --- Cancels the request; its on_done runs from the next poll/wait with
 -- err.kind == "cancelled".
 -- @treturn boolean whether it was still in flight
+-- @usage local req = client.calls:start(body, { on_done = function(data, err) end })
+-- req:cancel()          -- on_done gets err.kind == "cancelled"
 function Request:cancel()
     local client = self._client
     if client._closed then return false end
@@ -310,6 +410,8 @@ function Request:cancel()
 end
 
 --- Whether the request has finished (its on_done may not have run yet).
+-- @treturn boolean
+-- @usage repeat client:poll(0.1) until req:done()
 function Request:done()
     return self._call.done == true
 end
@@ -321,6 +423,7 @@ function Request:__tostring()
 end
 
 --- The base URL requests go to, normalized ("https://api.tryhamsa.com").
+-- @local
 function M.base_url(client)
     return client._base_url
 end

@@ -2,6 +2,10 @@
 -- A failure comes back as `nil, err`; `err` carries `kind`, `message`,
 -- `status`, `code`, `field`, `body`, `retryable` (README, "Results and errors") and prints as
 -- `hamsa: <kind>: <message>`.
+--
+-- Users meet these values as the `err` of `nil, err`; `hamsa.is_error(v)`
+-- (the same as `errors.is`) tells them apart. The other functions are for
+-- hosts and tests that make errors of the same shape.
 -- @module hamsa.errors
 local setmetatable, getmetatable, type, next, tonumber = setmetatable, getmetatable, type, next, tonumber
 local tostring, concat, find, sub, byte, match =
@@ -9,6 +13,27 @@ local tostring, concat, find, sub, byte, match =
 
 local M = {}
 
+--- An error value, as a failed call returns it (`nil, err`). It prints
+-- (`tostring(err)`) as `hamsa: <kind>: <message>`, never with the API key.
+-- @table Error
+-- @field kind "invalid" (rejected before sending), "config", "auth"
+--   (401/403), "not_found" (404), "rate_limited" (429), "api" (other 4xx, a
+--   2xx whose envelope says `success = false`), "server" (5xx), "timeout",
+--   "network", "decode" (a 2xx body that is not the expected JSON),
+--   "cancelled"
+-- @field message one human sentence
+-- @field status the HTTP status, or nil when no answer came
+-- @field code the API's `messageKey`, libcurl's error name
+--   (`CURLE_COULDNT_CONNECT`), "WAIT_DEADLINE" for a wait past its deadline, or nil
+-- @field field for "invalid": the path of the offending field
+--   (`"tools.smartCallEnd"`, `"pokeMessages[2]"`)
+-- @field body the decoded error body, when there was one
+-- @field retryable whether sending the same request again could succeed
+-- @field attempts how many attempts were made
+-- @usage local agent, err = client.agents:get(id)
+-- if not agent then
+--     if err.kind == "not_found" then print("no such agent") else error(tostring(err)) end
+-- end
 local Error = {}
 Error.__index = Error
 Error.__name = "hamsa.error"
@@ -21,7 +46,9 @@ M.Error = Error
 -- @tparam string kind one of the kinds listed in README, "Results and errors"
 -- @tparam string message one human sentence
 -- @tparam[opt] table fields status, code, field, body, retryable, ...
--- @treturn table the error
+--   (this table becomes the error)
+-- @treturn Error the error
+-- @usage return nil, errors.new("api", "the CRM refused the lead", { status = 422 })
 function M.new(kind, message, fields)
     local e = fields or {}
     e.kind = kind
@@ -30,12 +57,19 @@ function M.new(kind, message, fields)
     return setmetatable(e, Error)
 end
 
---- Tells whether `v` is an error made here.
+--- Tells whether `v` is an error made here (`hamsa.is_error`).
+-- @param v any value
+-- @treturn boolean
+-- @usage if errors.is(err) and err.retryable then retry_later() end
 function M.is(v)
     return getmetatable(v) == Error
 end
 
---- An input rejected before sending.
+--- An input rejected before sending: an error of kind "invalid".
+-- @tparam string field the path of the offending field
+-- @tparam string message one human sentence
+-- @treturn Error the error
+-- @usage return nil, errors.invalid("toNumber", "toNumber must be an E.164 number")
 function M.invalid(field, message)
     return M.new("invalid", message, { field = field })
 end
@@ -91,6 +125,7 @@ end
 --- Replaces every occurrence of `secret` in `s` (plain text, not a
 -- pattern), also where a JSON string escaped some of its bytes.
 -- @treturn string
+-- @local
 function M.redact(s, secret)
     if type(s) ~= "string" or not secret or secret == "" then return s end
     local i = find(s, secret, 1, true)
@@ -147,6 +182,7 @@ end
 --- Removes `secret` from every string an error carries (message, body,
 -- headers), in place; a server that echoes the key back must not make it
 -- show up in a log.
+-- @local
 function M.scrub(e, secret)
     if not secret or secret == "" then return e end
     e.message = M.redact(e.message, secret)
@@ -173,11 +209,13 @@ local REASONS = {
 }
 
 --- The reason phrase of an HTTP status ("Not Found"), or nil when not listed.
+-- @local
 function M.reason(status)
     return REASONS[status]
 end
 
 --- The kind for an HTTP status that is not a success.
+-- @local
 function M.kind_for_status(status)
     if status == 401 or status == 403 then return "auth" end
     if status == 404 then return "not_found" end
@@ -187,12 +225,14 @@ function M.kind_for_status(status)
 end
 
 --- Whether the same request sent again could get another answer.
+-- @local
 function M.status_retryable(status)
     return status == 408 or status == 425 or status == 429
         or (status >= 500 and status ~= 501 and status ~= 505)
 end
 
 --- "HTTP 503 Service Unavailable"
+-- @local
 function M.status_text(status)
     local r = status >= 300 and REASONS[status]      -- a 2xx error (success = false) reads "HTTP 200"
     return r and ("HTTP " .. status .. " " .. r) or ("HTTP " .. tostring(status))
@@ -215,6 +255,7 @@ end
 --- Kind and retryability of a libcurl error name.
 -- @treturn string kind
 -- @treturn boolean retryable
+-- @local
 function M.transport(code)
     local t = TRANSPORT[code]
     if t then return t[1], t[2] end

@@ -63,6 +63,10 @@ local function enqueue(self, call)
     local tail = self._rtail + 1
     self._rtail = tail
     self._ready[tail] = call
+    -- due now: the pollfd turns readable, an idle adapter starts (a call
+    -- cancelled or refused outside any poll ends here too)
+    if self._pollable and not self._closed then self._multi:arm(0) end
+    if self._on_wake then self._on_wake(self) end
 end
 
 -- Ends a call: its result is final, and its on_done is queued. A call
@@ -75,6 +79,14 @@ local function complete(self, call, data, err, response)
     if call.on_done then enqueue(self, call) end
 end
 
+-- Work arrived: a host event loop's adapter (hamsa.adapter.*) that set
+-- `_on_wake` starts driving the client if it was idle. A new transfer
+-- makes the pollfd readable by itself (libcurl's timer fires at once).
+local function wake(self)
+    local on_wake = self._on_wake
+    if on_wake then on_wake(self) end
+end
+
 local function start_attempt(self, call)
     call.attempts = call.attempts + 1
     call.next_at = nil
@@ -82,6 +94,7 @@ local function start_attempt(self, call)
     self._inflight[t] = call
     call.transfer = t
     if self._log then log(self, "debug", "%s %s: attempt %d", call.method, call.path, call.attempts) end
+    if self._on_wake then wake(self) end
 end
 
 -- libcurl's verbose lines of a finished transfer, to the logger.
@@ -143,6 +156,8 @@ local function finish_transfer(self, t)
     give_up(self, call, err, response, key)
 end
 
+local arm
+
 -- One turn: let libcurl move bytes, take the finished transfers, and start
 -- the attempts whose backoff has run out. A logger may close the client
 -- meanwhile: every turn of the loop looks again.
@@ -172,6 +187,7 @@ local function step(self)
             end
         end
     end
+    if self._pollable and not self._closed then arm(self) end
 end
 
 -- How long the loop may sleep: up to `cap`, less when a backoff ends sooner.
@@ -185,6 +201,16 @@ local function next_wait(self, cap)
         if cap < 0 then cap = 0 end
     end
     return cap
+end
+
+-- Once client:pollfd() was asked for (`_pollable`), its descriptor must
+-- also turn readable when work of the Lua side is due: callbacks waiting
+-- in the ready queue (at once), the next backoff or waiter gap. libcurl's
+-- own timer arms it from C; this sets the host's part (core m:arm).
+function arm(self)
+    if self._rhead <= self._rtail then return self._multi:arm(0) end
+    if next(self._timers) then return self._multi:arm(next_wait(self, 86400)) end
+    self._multi:arm(nil)
 end
 
 -- Runs the callbacks that are due, each once, under pcall. An error in one
@@ -269,6 +295,8 @@ local function start(self, call)
     if not call.sleep then return start_attempt(self, call) end
     call.next_at = now() + call.sleep
     self._timers[call] = true
+    if self._pollable and not self._closed then arm(self) end
+    if self._on_wake then wake(self) end
 end
 
 --- Blocks for `seconds` while driving the loop: other transfers move and
@@ -306,6 +334,6 @@ end
 
 M.log, M.complete, M.start_attempt, M.step, M.next_wait = log, complete, start_attempt, step, next_wait
 M.deliver, M.run, M.cancel = deliver, run, cancel
-M.timer, M.start, M.pause = timer, start, pause
+M.timer, M.start, M.pause, M.arm = timer, start, pause, arm
 
 return M

@@ -24,7 +24,9 @@
 -- library knows as arrays are still sent as `[]`); numbers are LuaJIT's
 -- doubles (README, "JSON"). Each thread's VM keeps one client per distinct
 -- options, so connections are kept alive across calls. The thread pool is
--- `thread_pool` in the options (default "hamsa").
+-- `thread_pool` in the options (default "hamsa"). The module also holds
+-- `null`, `array`, `object`, `json` and `is_error`, the same values as in
+-- `hamsa`.
 -- @module hamsa.openresty
 -- @license MIT
 
@@ -38,11 +40,12 @@ local unpack = table.unpack or unpack       -- luacheck: ignore unpack
 
 local M = {}
 
---- The thread pool used when the options name none.
+--- The thread pool used when the options name none ("hamsa").
+-- @usage require("hamsa.openresty").thread_pool = "api_calls"   -- thread_pool api_calls threads=16;
 M.thread_pool = "hamsa"
 
 local hamsa = require "hamsa"
---- The same values as in `hamsa`.
+-- The same values as in `hamsa`.
 M.null, M.array, M.object, M.json, M.is_error = hamsa.null, hamsa.array, hamsa.object, hamsa.json, hamsa.is_error
 
 -- What a call may name, per resource ("" is the client itself): every
@@ -79,6 +82,7 @@ local clients = {}          -- options key -> client, one per VM
 
 --- Runs one call; `ngx.run_worker_thread` calls this in a worker thread.
 -- @return "ok", data, response | "err", err, response | "raise", message
+-- @local
 function M.dispatch(key, opts, resource, method, n, ...)
     if not (METHODS[resource] and METHODS[resource][method]) then
         return "raise", "hamsa.openresty: no such call: " .. tostring(resource) .. ":" .. tostring(method)
@@ -196,7 +200,22 @@ function Client:__tostring()
     return format("hamsa.openresty client (%s)", tostring(OPTS[self] and OPTS[self].base_url))
 end
 
---- `client:request(method, path [, body] [, opts])`, in a worker thread.
+--- `client:request(method, path [, body] [, opts])`, in a worker thread:
+-- the escape hatch of `hamsa.client.Client:request`. A client of
+-- `hamsa.openresty.new` has it and the resources of a `hamsa` client
+-- (`client.agents:create(body)`, `client.calls:twilio(body)`,
+-- `client.conversations:wait(id)`, `client.agents:each()`, ...), with the
+-- same arguments and results, each call run in a worker thread; it has no
+-- `poll`, `wait`, `spawn` or `on_done`: nginx's event loop does their work.
+-- @tparam string method "GET", "POST", "PATCH", ...
+-- @tparam string path like "/v1/voice-agents"
+-- @tparam[opt] table body the JSON body
+-- @tparam[opt] table opts the request options (plain values), plus `query`
+-- @return[1] data
+-- @treturn[1] table response
+-- @return[2] nil
+-- @treturn[2] hamsa.errors.Error err
+-- @usage local data, err = client:request("GET", "/v1/voice-agents", nil, { query = { take = 5 } })
 function Client:request(...)
     local a, b, c = call(self, "", "request", ...)     -- not a tail call: error levels
     return a, b, c
@@ -207,7 +226,11 @@ end
 -- outside nginx.
 -- @tparam[opt] table opts the options of `hamsa.new` (plain values), plus
 --   `thread_pool` (default `hamsa.openresty.thread_pool`)
--- @treturn table a client with `agents`, `calls` and `request`
+-- @treturn table a client with the resources and `request` (see `Client:request`)
+-- @raise on misuse, or outside nginx
+-- @usage local client = require("hamsa.openresty").new { timeout = 10 }
+-- local call, err = client.calls:phone_number { toNumber = to, phoneNumber = from, voiceAgentId = id }
+-- if not call then return ngx.exit(502) end
 function M.new(opts)
     local ngx = rawget(_G, "ngx")
     if not (ngx and ngx.run_worker_thread) then
@@ -242,7 +265,11 @@ end
 -- `hamsa.openresty_webhook` (loaded on first use).
 -- @tparam table opts `auth_key`, `auth_secret`, `dedupe_seconds`,
 --   `max_body_bytes`, `shared_dict`
--- @tparam function on_event
+-- @tparam function on_event `function(event)`, run for each new event
+-- @raise on misuse (options not a table, `on_event` not a function)
+-- @usage -- content_by_lua_block
+-- require("hamsa.openresty").webhook({ auth_key = "Token", auth_secret = secret,
+--     shared_dict = "hamsa_webhooks" }, function(event) ngx.log(ngx.INFO, event.eventType) end)
 function M.webhook(opts, on_event)
     return require("hamsa.openresty_webhook").webhook(opts, on_event)
 end

@@ -36,7 +36,8 @@ local open = io.open
 
 local M = {}
 
---- The default of `max_body_bytes`, as in hamsa.webhook.
+--- The default of `max_body_bytes`, as in hamsa.webhook (1 MiB).
+-- @usage -- nginx: client_max_body_size must be at least this (1m)
 M.MAX_BODY_BYTES = 1024 * 1024
 
 -- A store over a lua_shared_dict: add fails when the key is there, unexpired.
@@ -118,7 +119,10 @@ end
 -- @tparam table opts `auth_key`, `auth_secret`, `dedupe_seconds`,
 --   `max_body_bytes` (as in `hamsa.webhook.new`), `shared_dict` (the name of
 --   a `lua_shared_dict`)
--- @tparam function on_event
+-- @tparam function on_event `function(event)`, run in a timer for each new event
+-- @raise on misuse (options not a table, `on_event` not a function)
+-- @usage require("hamsa.openresty_webhook").webhook({ auth_key = "Token", auth_secret = secret },
+--     function(event) if event.eventType == "call.ended" then save(event.conversation) end end)
 function M.webhook(opts, on_event)
     if type(opts) ~= "table" then error("hamsa.openresty.webhook: options must be a table", 2) end
     if type(on_event) ~= "function" then error("hamsa.openresty.webhook: on_event must be a function", 2) end

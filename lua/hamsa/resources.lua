@@ -4,6 +4,10 @@
 -- path and query from its ids (percent-encoded), and hands the request,
 -- with the row's validator and preparer, to the client's pipeline. The
 -- caller's tables are never modified.
+--
+-- The methods' reference (`make docs`) is docs/resources.luadoc, since
+-- LDoc cannot see methods made in a loop; spec/93-docs_spec.lua keeps it
+-- in step with the route table.
 -- @module hamsa.resources
 local client_mod = require "hamsa.client"
 local routes = require "hamsa.routes"

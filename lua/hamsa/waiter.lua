@@ -107,6 +107,7 @@ for k, v in pairs(config.REQUEST_OPTIONS) do
     if k ~= "query" and k ~= "dry_run" then WAIT_OPTIONS[k] = v end
 end
 local OWN = { deadline = true, interval = true, on_status = true, on_done = true }
+M.WAIT_OPTIONS = WAIT_OPTIONS   -- read by scripts/gen-types.lua
 
 local Waiter = {}
 Waiter.__index = Waiter

@@ -21,9 +21,11 @@ local wall = core.wall
 local M = {}
 
 --- The call routes a dialer can use, and the field that names the number calling.
+-- @usage local from_field = hamsa.dialer.ROUTES.twilio   --> "twilioPhoneNumber"
 M.ROUTES = { phone_number = "phoneNumber", twilio = "twilioPhoneNumber", start = "fromNumber" }
 
 --- Final states: a call's own final statuses, and `rejected`.
+-- @usage for _, state in ipairs(hamsa.dialer.FINAL) do print(state, status[state]) end
 M.FINAL = { "COMPLETED", "NO_ANSWER", "FAILED", "FORWARDED", "TERMINATED", "rejected" }
 M.STATES = { "pending", "claimed", "sending", "placed", "unknown" }
 
@@ -41,6 +43,10 @@ local BOUNDS = {
     concurrency = { 1, 10000, true }, rate = { 0.001, 10000 }, max_attempts = { 1, 100, true },
     retry_after = { 0, 1e7 }, reconcile_after = { 0, 86400 }, lease = { 1, 86400 }, progress_interval = { 0.05, 3600 },
 }
+
+-- the option names with their types, defaults and bounds (read by
+-- scripts/gen-types.lua for the editor types)
+M.OPTIONS, M.DEFAULTS, M.BOUNDS = OPTIONS, DEFAULTS, BOUNDS
 
 local Dialer = {}
 Dialer.__index = Dialer
@@ -86,6 +92,22 @@ end
 
 --- Makes a dialer on `client` (see the module's text and docs/dialer.md).
 -- Raises on misuse; returns nil and an error when the ledger cannot be opened.
+-- The dialer's methods: `Dialer:add`, `Dialer:run`, `Dialer:status`,
+-- `Dialer:rows`, `Dialer:export`, `Dialer:close`.
+-- @tparam hamsa.client.Client client the client whose `calls` and `conversations` it uses
+-- @tparam table opts `campaign` and `call` (required), [opt] `ledger`
+--   (a SQLite path, default "hamsa-dialer.db", or a `postgresql://` URL),
+--   `concurrency` (5), `rate` (1 per second), `window`, `max_attempts` (1),
+--   `redial`, `retry_after`, `reconcile_after`, `lease`, `follow`, `watch`,
+--   `on_progress`, `progress_interval` (docs/dialer.md)
+-- @treturn[1] table the dialer
+-- @return[2] nil
+-- @treturn[2] hamsa.errors.Error err (kind "config": the ledger cannot be opened)
+-- @raise on an unknown option or a value out of its bounds
+-- @usage local d = assert(hamsa.dialer.new(client, {
+--     ledger = "leads.db", campaign = "spring", concurrency = 5, rate = 1,
+--     call = { route = "phone_number", phoneNumber = "+97145551234", voiceAgentId = agent_id },
+-- }))
 function M.new(client, opts)
     if type(client) ~= "table" or type(client.calls) ~= "table" or type(client.conversations) ~= "table" then
         misuse("new: expected a hamsa client as the first argument")
@@ -145,7 +167,12 @@ local function check_row(row, i)
 end
 
 --- Adds rows `{ id, toNumber [, params] }`; a known id is a no-op.
--- @return the number added, or nil and an error (the ledger failed)
+-- @tparam {table,...} rows each `{ id = string, toNumber = E.164 string [, params = table] }`
+-- @treturn[1] number how many were new
+-- @return[2] nil
+-- @treturn[2] hamsa.errors.Error err (the ledger failed, or the dialer is closed)
+-- @raise on a row that could not make a call (no id, a malformed number)
+-- @usage d:add { { id = "lead-1", toNumber = "+971501234567", params = { name = "Layla" } } }
 function Dialer:add(rows)
     if getmetatable(self) ~= Dialer then misuse("add: use d:add(rows) (with a colon)") end
     if type(rows) ~= "table" then misuse("add: rows must be a list of rows") end
@@ -167,6 +194,11 @@ end
 --- Counts per state of the whole campaign, plus `total`, `final`,
 -- `calls_per_minute` (this process's placements in the last minute) and
 -- `eta` (seconds, at that pace; nil when unknown).
+-- @treturn[1] table the counts
+-- @return[2] nil
+-- @treturn[2] hamsa.errors.Error err
+-- @usage local s = d:status()
+-- print(s.final .. "/" .. s.total, s.COMPLETED, s.NO_ANSWER)
 function Dialer:status()
     if not self.ledger then return nil, errors.new("cancelled", "the dialer is closed") end
     local counts, err = self.ledger:counts(self.campaign)
@@ -184,6 +216,10 @@ end
 
 --- Every row of the campaign (`{ id, toNumber, state, attempt, jobId,
 -- status, error, updatedAt }`), in the order they were added.
+-- @treturn[1] {table,...} the rows
+-- @return[2] nil
+-- @treturn[2] hamsa.errors.Error err
+-- @usage for _, r in ipairs(d:rows()) do print(r.id, r.state, r.jobId) end
 function Dialer:rows()
     if not self.ledger then return nil, errors.new("cancelled", "the dialer is closed") end
     local list, err = self.ledger:rows(self.campaign)
@@ -196,6 +232,11 @@ function Dialer:rows()
 end
 
 --- Writes the rows as CSV to `path`: true, or nil and an error.
+-- @tparam string path the file to write
+-- @treturn[1] boolean true
+-- @return[2] nil
+-- @treturn[2] hamsa.errors.Error err
+-- @usage assert(d:export("spring-results.csv"))
 function Dialer:export(path)
     local list, err = self:rows()
     if not list then return nil, err end
@@ -214,6 +255,12 @@ end
 --- Runs until every row is final (docs/dialer.md): `status`, or nil and
 -- an error. `opts.until_idle`: return once nothing can be done now;
 -- `opts.deadline`: seconds, then nil and a `timeout` error.
+-- @tparam[opt] table opts `until_idle`, `deadline`
+-- @treturn[1] table the status, as `Dialer:status` gives it
+-- @return[2] nil
+-- @treturn[2] hamsa.errors.Error err (kind "auth" or "config" stops the run; "timeout" past the deadline)
+-- @usage local status, err = d:run()
+-- if not status then error(tostring(err)) end
 function Dialer:run(opts)
     if getmetatable(self) ~= Dialer then misuse("run: use d:run() (with a colon)") end
     if opts ~= nil and type(opts) ~= "table" then misuse("run: opts must be a table") end
@@ -222,7 +269,9 @@ function Dialer:run(opts)
 end
 
 --- Releases the rows this process claimed but did not send, and closes
--- the ledger. Idempotent.
+-- the ledger. Idempotent; also the dialer's `__gc`.
+-- @treturn boolean true
+-- @usage d:close()
 function Dialer:close()
     if self.ledger then
         self.ledger:close(self.campaign, self.owner, wall())

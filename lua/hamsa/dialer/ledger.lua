@@ -78,7 +78,10 @@ local SCHEMA = {
 
 local function sqlite(path)
     local ok, driver = pcall(require, "luasql.sqlite3")
-    if not ok then return nil, "the SQLite ledger needs LuaSQL's sqlite3 driver (Debian: lua-sql-sqlite3)" end
+    if not ok then
+        return nil, "the SQLite ledger needs LuaSQL's sqlite3 driver (Debian: lua-sql-sqlite3; LuaRocks: "
+            .. "luasql-sqlite3)"
+    end
     local env = driver.sqlite3()
     local conn, err = env:connect(path)
     if not conn then env:close(); return nil, "cannot open the ledger " .. path .. ": " .. tostring(err) end
@@ -97,7 +100,10 @@ end
 
 local function postgres(url)
     local ok, driver = pcall(require, "luasql.postgres")
-    if not ok then return nil, "a PostgreSQL ledger needs LuaSQL's postgres driver (Debian: lua-sql-postgres)" end
+    if not ok then
+        return nil, "a PostgreSQL ledger needs LuaSQL's postgres driver (Debian: lua-sql-postgres; LuaRocks: "
+            .. "luasql-postgres)"
+    end
     local env = driver.postgres()
     local conn, err = env:connect(url)
     if not conn then

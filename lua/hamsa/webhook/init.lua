@@ -58,6 +58,7 @@ local now_default = core.now
 local M = {}
 
 --- The event types Hamsa documents: a list, and a set (`EVENT_TYPES[name]` is true).
+-- @usage if hamsa.webhook.EVENT_TYPES[event.eventType] then ... end
 M.EVENT_TYPES = { "call.started", "call.answered", "transcription.update", "tool.executed", "call.ended" }
 for _, name in pairs(M.EVENT_TYPES) do M.EVENT_TYPES[name] = true end
 local KNOWN = M.EVENT_TYPES
@@ -65,6 +66,10 @@ local KNOWN = M.EVENT_TYPES
 --- Whether strings `a` and `b` are equal, in time that depends only on
 -- their lengths: no early exit, every byte of `a` compared (against `b`'s
 -- bytes, cycled), a length difference folded into the same sum.
+-- @tparam string a
+-- @tparam string b
+-- @treturn boolean whether they are equal (false when either is not a string)
+-- @usage if not hamsa.webhook.constant_equal(given_token, expected_token) then return 401 end
 function M.constant_equal(a, b)
     if type(a) ~= "string" or type(b) ~= "string" then return false end
     local la, lb = #a, #b
@@ -86,7 +91,12 @@ local MemoryStore = {}
 MemoryStore.__index = MemoryStore
 
 --- An in-process store: `opts.max_keys` (default 100000), `opts.now` (a
--- clock in seconds, default hamsa.core.now, monotonic).
+-- clock in seconds, default hamsa.core.now, monotonic). It is the default
+-- `store` of `new`; one passed explicitly can be shared by several receivers.
+-- @tparam[opt] table opts `max_keys`, `now`
+-- @treturn table a store, with `store:seen(key, ttl_seconds)` → boolean
+-- @usage local store = hamsa.webhook.memory_store { max_keys = 10000 }
+-- local wh = hamsa.webhook.new { auth_key = "Token", auth_secret = secret, store = store }
 function M.memory_store(opts)
     opts = opts or {}
     return setmetatable({ expiry = {}, count = 0, keys = {}, ends = {}, head = 1, tail = 0,
@@ -137,6 +147,14 @@ local function misuse(msg) error("hamsa.webhook.new: " .. msg, 3 + depth) end
 --- Makes a receiver. `opts`: auth_key, auth_secret (non-empty strings),
 -- dedupe_seconds (600), max_body_bytes (1 MiB), store, now (the default
 -- store's clock). Raises at the caller's line on misuse.
+-- The receiver's methods: `Webhook:parse`, `Webhook:respond`,
+-- `Webhook:answer`, `Webhook:dispatch`, `Webhook:watch`.
+-- @tparam table opts `auth_key` and `auth_secret` (as sent in the call's
+--   `webhookAuth`: Hamsa sends `Authorization: <authKey> <authSecret>`),
+--   [opt] `dedupe_seconds`, `max_body_bytes`, `store`, `now`
+-- @treturn table the receiver
+-- @raise on a missing or malformed option
+-- @usage local wh = hamsa.webhook.new { auth_key = "Token", auth_secret = os.getenv("HAMSA_WEBHOOK_SECRET") }
 function M.new(opts)
     if type(opts) ~= "table" then misuse("expected an options table") end
     for _, name in pairs{ "auth_key", "auth_secret" } do
@@ -217,6 +235,10 @@ end
 
 --- The dedupe key of `event` (as parse made it) and the delivery's
 -- `headers`, or nil when the event has neither delivery id nor timestamp.
+-- @tparam table event an event of `Webhook:parse`
+-- @tparam table headers the delivery's headers
+-- @treturn ?string the key
+-- @usage local key = hamsa.webhook.dedupe_key(event, headers)
 function M.dedupe_key(event, headers)
     local data = type(event.data) == "table" and event.data or {}
     local delivery = id_of((header(headers, "x-hamsa-delivery-id"))) or id_of(event.deliveryId)
@@ -226,6 +248,18 @@ function M.dedupe_key(event, headers)
 end
 
 --- Checks and decodes one delivery: event, or nil and an error (never raises).
+-- It runs no listener (see `Webhook:respond`).
+-- @tparam table headers the request's headers: names in any case, a value a
+--   string or a list of strings
+-- @tparam string body the raw body
+-- @treturn[1] table event: the envelope, plus `known`, `duplicate` and, for
+--   `call.ended`, `conversation`
+-- @return[2] nil
+-- @treturn[2] hamsa.errors.Error err: kind "auth" (`err.status` 401) or
+--   "invalid" (400, or 413 for a body over `max_body_bytes`)
+-- @usage local event, err = wh:parse(headers, body)
+-- if not event then return err.status end
+-- if not event.duplicate then handle(event) end
 function Webhook:parse(headers, body)
     local value, what = header(headers, "authorization")
     if not value then return auth_error(what) end
@@ -257,7 +291,12 @@ function Webhook:parse(headers, body)
 end
 
 --- Registers `fn(event)` for every new event accepted; returns a function
--- that unregisters it.
+-- that unregisters it. `client:watch(wh)` uses it.
+-- @tparam function fn called with each new event, under pcall
+-- @treturn function the unregistering function
+-- @raise when `fn` is not a function
+-- @usage local stop = wh:watch(function(event) print(event.eventType) end)
+-- stop()
 function Webhook:watch(fn)
     if type(fn) ~= "function" then error("hamsa.webhook:watch: expected a function", 2) end
     local listeners = self.listeners
@@ -271,6 +310,15 @@ end
 
 --- Runs the listeners, then `on_event` (if any), each under pcall, on a new
 -- event. Returns true, or false and what `on_event` raised.
+-- For hosts that answer first (`Webhook:answer`) and work after.
+-- @tparam table event an event of `Webhook:answer`
+-- @tparam[opt] function on_event
+-- @treturn[1] boolean true
+-- @treturn[2] boolean false
+-- @return[2] what `on_event` raised
+-- @usage local status, reply, event = wh:answer(headers, body)
+-- send(status, reply)
+-- if event then wh:dispatch(event, on_event) end
 function Webhook:dispatch(event, on_event)
     local list = self.listeners
     for i = 1, #list do pcall(list[i], event) end
@@ -285,6 +333,12 @@ local OK, DUPLICATE = '{"ok":true}', '{"ok":true,"duplicate":true}'
 --- The answer to one delivery without running anything: status, reply
 -- (JSON), and the event to dispatch (nil for a duplicate or an error).
 -- For hosts that answer first and work after (serve, OpenResty).
+-- @tparam table headers as for `Webhook:parse`
+-- @tparam string body the raw body
+-- @treturn number status: 200, 400, 401 or 413
+-- @treturn string reply: the JSON body of the answer
+-- @treturn ?table the event, when it is new
+-- @usage local status, reply, event = wh:answer(headers, body)
 function Webhook:answer(headers, body)
     local event, err = self:parse(headers, body)
     if not event then
@@ -295,9 +349,21 @@ function Webhook:answer(headers, body)
     return 200, OK, event
 end
 
---- status (200, 400, 401 or 413), reply (a JSON string), and, when
+--- Answers one delivery and runs `on_event` for a new event: returns status
+-- (200, 400, 401 or 413), reply (a JSON string), and, when
 -- `on_event` raised, what it raised (the status is 200 all the same).
 -- `on_event(event)` and the listeners run for new events only.
+-- @tparam table headers as for `Webhook:parse`
+-- @tparam string body the raw body
+-- @tparam[opt] function on_event `function(event)`
+-- @treturn number status
+-- @treturn string reply
+-- @return what `on_event` raised, if it did
+-- @usage -- in any HTTP server's handler
+-- local status, reply = wh:respond(req.headers, req.body, function(event)
+--     if event.eventType == "call.ended" then save(event.conversation) end
+-- end)
+-- return status, { ["content-type"] = "application/json" }, reply
 function Webhook:respond(headers, body, on_event)
     local status, reply, event = self:answer(headers, body)
     if event then
@@ -310,10 +376,24 @@ end
 M.Webhook = Webhook
 M.null = null
 
---- Serves webhooks on LuaSocket (see hamsa.webhook.serve); LuaSocket is
--- required only when this is called.
+--- Serves webhooks on LuaSocket (see `hamsa.webhook.serve` for the options
+-- and the server's methods); LuaSocket is required only when this is called.
+-- hamsa.webhook.serve is not in the library's rock but in hamsa-mock's,
+-- which brings LuaSocket (docs/packaging.md).
+-- @tparam table opts those of `new`, plus `host`, `port`, `path`,
+--   `on_event`, `on_listen`, `on_error`, `max_connections` and timeouts
+-- @treturn table the server (`url`, `step`, `run`, `close`, `stats`, `watch`)
+-- @raise on misuse, or when the address cannot be bound
+-- @usage local srv = hamsa.webhook.serve { auth_key = "Token", auth_secret = "s3cret", port = 8080,
+--     on_event = function(event) print(event.eventType, event.callId) end }
+-- srv:run()
 function M.serve(opts)
-    local srv = require("hamsa.webhook.serve").serve(opts, M)
+    local found, serve = pcall(require, "hamsa.webhook.serve")
+    if not found then
+        error("hamsa.webhook.serve needs LuaSocket and the rock hamsa-mock (luarocks install hamsa-mock): "
+            .. tostring(serve), 2)
+    end
+    local srv = serve.serve(opts, M)
     return srv   -- not a tail call: its errors blame the caller's line
 end
 

@@ -25,6 +25,9 @@
 -- refused unread (the reader's bound), so no connection holds more than
 -- max_body_bytes + 64 KiB.
 -- `watch(fn)`: as a hamsa.webhook object's (client:watch(srv) uses it).
+--
+-- Make one with `hamsa.webhook.serve(opts)`; this module documents the
+-- server's methods.
 -- @module hamsa.webhook.serve
 -- @license MIT
 
@@ -128,12 +131,26 @@ local function accept_all(self)
     end
 end
 
+--- The URL to give Hamsa (`webhookUrl`, behind your HTTPS proxy), path included.
+-- @treturn string like "http://127.0.0.1:8080/"
+-- @usage print("listening on " .. srv:url())
 function Server:url() return self.base_url .. self.path end
 
 --- Registers `fn(event)` for every new event this server accepts (see
 -- hamsa.webhook's watch); returns the function that unregisters it.
+-- @tparam function fn called with each new event, under pcall
+-- @treturn function the unregistering function
+-- @usage srv:watch(function(event) print(event.eventType) end)
 function Server:watch(fn) return self.wh:watch(fn) end
 
+--- One turn of the server: waits at most `timeout` seconds for activity,
+-- accepts, reads and answers what is ready, runs `on_event` for new events.
+-- For hosts with their own loop (a game loop, `client:poll` beside it).
+-- @tparam[opt=0] number timeout seconds
+-- @treturn[1] boolean true
+-- @return[2] nil
+-- @treturn[2] string "closed"
+-- @usage while running do srv:step(0.05); client:poll(0) end
 function Server:step(timeout)
     if self.closed then return nil, "closed" end
     local now = clock()
@@ -170,16 +187,26 @@ function Server:step(timeout)
     return true
 end
 
+--- Serves until `close()` (from `on_event` or another coroutine's code).
+-- @treturn boolean true
+-- @usage srv:run()
 function Server:run()
     while not self.closed do self:step(1) end
     return true
 end
 
+--- Counters since the start: `received`, `duplicates`, `refused`,
+-- `timeouts`, and the open `connections`.
+-- @treturn table
+-- @usage print(srv:stats().received)
 function Server:stats()
     return { received = self.received, duplicates = self.duplicates, refused = self.refused,
              timeouts = self.timeouts, connections = self.nconns }
 end
 
+--- Closes the listener and every connection. Idempotent.
+-- @treturn boolean true
+-- @usage srv:close()
 function Server:close()
     if self.closed then return true end
     self.closed = true
@@ -201,7 +228,8 @@ local function stderr_line(err)
 end
 
 --- Binds and returns the server (see the module's text); raises on misuse
--- or when the address cannot be bound.
+-- or when the address cannot be bound. `hamsa.webhook.serve(opts)` calls it.
+-- @local
 function M.serve(opts, webhook)
     if type(opts) ~= "table" then error("hamsa.webhook.serve: expected an options table", 3) end
     local wh = webhook._new_from(opts, 4)
