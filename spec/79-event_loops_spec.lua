@@ -440,6 +440,32 @@ describe("event-loop adapters, in process", function()
             client:close()
         end)
 
+        it("cqueues.poll(client), the protocol without the adapter, does not spin on timeout()", function()
+            if not cqueues then return end
+            server:fault({ path = "/v1/voice-agents", delay = 1, times = 50 })
+            local client = new_client({ max_connections = 50 })
+            local cq = cqueues.new()
+            local ok, wakes, early = 0, 0, 0
+            for i = 1, 50 do
+                client.agents:create({ agentName = "raw " .. i }, { on_done = function(a) if a then ok = ok + 1 end end })
+            end
+            cq:wrap(function()
+                while client:pending() > 0 and wakes < 2000 do
+                    local t = client:timeout()
+                    cqueues.poll(client)
+                    wakes = wakes + 1
+                    if t and t < 0.001 then early = early + 1 end
+                    client:poll(0)
+                end
+            end)
+            assert(cq:loop())
+            assert.equal(50, ok)
+            -- timeout() once said 0 up to a millisecond before the timer a
+            -- turn acts on was due: up to 111 wake-ups, 106 of them at 0
+            assert.is_true(wakes <= 60, ("wake-ups: %d, %d at a timeout under 1 ms"):format(wakes, early))
+            client:close()
+        end)
+
         it("an error raised in a callback comes out of cq:loop(), and the client still works", function()
             if not cqueues then return end
             local client = new_client()
