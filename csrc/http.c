@@ -1391,6 +1391,19 @@ static int multi_timeout(lua_State *L)
 {
     multi *m = check_multi(L, 1);
     long ms = -1;
+#if HAVE_EPOLL
+    /* the timer a turn acts on (socket_turn), in whole milliseconds rounded
+     * up: libcurl's own answer could say 0 a moment before that timer is
+     * due, and a host loop would spin until it is */
+    if (m->epfd >= 0) {
+        double left;
+        if (m->timer_at < 0) return 0;
+        left = (m->timer_at - mono_now()) * 1000.0;
+        ms = left <= 0 ? 0 : (long)left + ((double)(long)left < left ? 1 : 0);
+        lua_pushnumber(L, (lua_Number)ms / 1000);
+        return 1;
+    }
+#endif
     curl_multi_timeout(m->cm, &ms);
     if (ms < 0) return 0;
     lua_pushnumber(L, (lua_Number)ms / 1000);

@@ -42,14 +42,18 @@ local function drive(client, limit)
     return wakes, missed
 end
 
--- Polls client each time fd is readable during `seconds`: the wake-ups.
+-- Polls client each time fd is readable during `seconds`: the wake-ups,
+-- and those of them with no timer due (client:timeout() still above 1 ms
+-- when the descriptor woke the loop: a socket, or nothing at all).
 local function wakes_during(client, fd, seconds)
-    local deadline, wakes = socket.gettime() + seconds, 0
+    local deadline, wakes, unexplained = socket.gettime() + seconds, 0, 0
     while true do
         local left = deadline - socket.gettime()
-        if left <= 0 then return wakes end
+        if left <= 0 then return wakes, unexplained end
         if readable(fd, left) then
             wakes = wakes + 1
+            local due = client:timeout()
+            if not due or due > 0.001 then unexplained = unexplained + 1 end
             client:poll(0)
         end
     end
@@ -98,11 +102,13 @@ describe("client:pollfd()", function()
             client:poll(0)
         end
         -- the server answers after 3 s: meanwhile only libcurl's own timers
-        -- (a 200 ms one on 7.88) may wake the loop; a spinning loop would
-        -- count thousands
-        local idle = wakes_during(client, fd, 0.5)
+        -- wake the loop (its once-a-second speed check of each transfer,
+        -- a 200 ms one after connecting), each when it is due; a spinning
+        -- loop would count thousands
+        local idle, unexplained = wakes_during(client, fd, 0.5)
         assert.equal(20, client:pending())
-        assert.is_true(idle <= 3, "wake-ups while the server works: " .. idle)
+        assert.equal(0, unexplained, ("%d of %d wake-ups with no timer due"):format(unexplained, idle))
+        assert.is_true(idle <= 40, "wake-ups while the server works: " .. idle)
         local wakes, missed = drive(client, 500)
         assert.equal(20, ok)
         assert.equal(0, missed)
@@ -148,9 +154,10 @@ describe("client:pollfd()", function()
             assert(turns < 100, "no 429 yet")
         end
         -- inside the 2 s backoff: nothing is sent, the loop barely wakes
-        local idle = wakes_during(client, fd, 1)
+        local idle, unexplained = wakes_during(client, fd, 1)
         assert.equal(1, server:stats().requests)
         assert.equal(1, client:pending())
+        assert.equal(0, unexplained, ("%d of %d wake-ups with no timer due"):format(unexplained, idle))
         assert.is_true(idle <= 10, "wake-ups during the backoff: " .. idle)
         -- its end alone makes the descriptor readable: no select runs out
         local _, missed = drive(client, 200)
@@ -437,6 +444,32 @@ describe("event-loop adapters, in process", function()
             assert.equal(5, refused)
             assert.equal(15, server:stats().requests)
             driver:detach()
+            client:close()
+        end)
+
+        it("cqueues.poll(client), the protocol without the adapter, does not spin on timeout()", function()
+            if not cqueues then return end
+            server:fault({ path = "/v1/voice-agents", delay = 1, times = 50 })
+            local client = new_client({ max_connections = 50 })
+            local cq = cqueues.new()
+            local ok, wakes, early = 0, 0, 0
+            for i = 1, 50 do
+                client.agents:create({ agentName = "raw " .. i }, { on_done = function(a) if a then ok = ok + 1 end end })
+            end
+            cq:wrap(function()
+                while client:pending() > 0 and wakes < 2000 do
+                    local t = client:timeout()
+                    cqueues.poll(client)
+                    wakes = wakes + 1
+                    if t and t < 0.001 then early = early + 1 end
+                    client:poll(0)
+                end
+            end)
+            assert(cq:loop())
+            assert.equal(50, ok)
+            -- timeout() once said 0 up to a millisecond before the timer a
+            -- turn acts on was due: up to 111 wake-ups, 106 of them at 0
+            assert.is_true(wakes <= 60, ("wake-ups: %d, %d at a timeout under 1 ms"):format(wakes, early))
             client:close()
         end)
 
