@@ -332,6 +332,9 @@ end
 --- What to watch `client:pollfd()` for: always "r" (readable), the
 -- cqueues protocol's `events`.
 -- @treturn string "r"
+-- @usage local cqueues = require "cqueues"
+-- cqueues.poll(client)        -- pollfd(), events() and timeout(): waits for its work
+-- client:poll(0)
 function Client:events()     -- luacheck: ignore self
     return "r"
 end
@@ -342,6 +345,9 @@ end
 -- `client:timeout()`, and call `client:poll(0)` when a socket is ready or
 -- the timeout passes; nothing needs busy polling.
 -- @treturn table fd to "r", "w" or "rw"
+-- @usage for fd, what in pairs(client:sockets()) do
+--     print(fd, what)            -- hand each to the loop's watcher
+-- end
 function Client:sockets()
     if self._closed then return {} end
     return self._multi:sockets()
@@ -349,8 +355,12 @@ end
 
 --- Seconds until `client:poll(0)` must run even if no socket is ready
 -- (a libcurl timer, a retry's backoff, callbacks waiting to run), or nil
--- when nothing is in flight. The cqueues protocol's `timeout`.
+-- when nothing is in flight. The cqueues protocol's `timeout`. On Linux it
+-- is rounded up to whole milliseconds, so that a loop woken by it finds
+-- the timer due.
 -- @treturn number|nil seconds
+-- @usage socket.select(readers, writers, client:timeout() or 1)
+-- client:poll(0)
 function Client:timeout()
     if self._rhead <= self._rtail then return 0 end
     if self._closed or self._pending == 0 then return nil end

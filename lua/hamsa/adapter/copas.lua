@@ -34,6 +34,10 @@ Driver.__index = Driver
 -- @param client a hamsa client
 -- @treturn Driver with `wakes` (times it polled the client) and `detach`
 -- @raise when the client has no pollfd (not Linux)
+-- @usage local copas = require "copas"
+-- local driver = require("hamsa.adapter.copas").attach(client)
+-- client.agents:create({ agentName = "Sara" }, { on_done = function(agent, err) end })
+-- while client:pending() > 0 do copas.step() end
 function M.attach(client)
     local fd, msg = client:pollfd()
     if not fd then error("hamsa.adapter.copas.attach: " .. msg, 2) end
@@ -81,6 +85,7 @@ function M.attach(client)
 end
 
 --- Stops driving the client: a running thread ends at its next wake-up.
+-- @usage driver:detach()
 function Driver:detach()
     self.attached = false
     if self.client._on_wake == self.wake then self.client._on_wake = nil end

@@ -44,6 +44,10 @@ end
 -- @param cq the cqueues controller (default: the running one)
 -- @treturn Driver with `wakes` (times it polled the client), `await`, `detach`
 -- @raise when the client has no pollfd (not Linux) or no controller is given
+-- @usage local cq = require("cqueues").new()
+-- local driver = require("hamsa.adapter.cqueues").attach(client, cq)
+-- client.agents:create({ agentName = "Sara" }, { on_done = function(agent, err) end })
+-- assert(cq:loop())
 function M.attach(client, cq)
     cq = cq or cqueues.running()
     if not cq then error("hamsa.adapter.cqueues.attach: give the controller (cqueues.new())", 2) end
@@ -97,6 +101,11 @@ end
 -- @tparam function start called with an `on_done` function, to pass as
 -- the call's `opts.on_done`
 -- @return what `on_done` got: `data, response` or `nil, err`
+-- @usage cq:wrap(function()
+--     local agent, err = driver:await(function(on_done)
+--         client.agents:create({ agentName = "Sara" }, { on_done = on_done })
+--     end)
+-- end)
 function Driver:await(start)     -- luacheck: ignore self
     local cond, res = condition.new(), nil
     start(function(...)
@@ -108,6 +117,7 @@ function Driver:await(start)     -- luacheck: ignore self
 end
 
 --- Stops driving the client: a running driver ends at its next wake-up.
+-- @usage driver:detach()     -- the client is left as it is; attach again to drive it
 function Driver:detach()
     self.attached = false
     if self.client._on_wake == self.wake then self.client._on_wake = nil end

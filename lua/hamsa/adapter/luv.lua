@@ -43,6 +43,12 @@ end
 -- callback raised (default: a line on stderr)
 -- @treturn Driver with `wakes` (times it polled the client) and `detach`
 -- @raise when the client has no pollfd (not Linux, closed)
+-- @usage local uv = require "luv"
+-- local driver = require("hamsa.adapter.luv").attach(client, {
+--     on_error = function(err) io.stderr:write(tostring(err), "\n") end,
+-- })
+-- client.agents:create({ agentName = "Sara" }, { on_done = function(agent, err) end })
+-- uv.run()                   -- returns once the client has nothing left to do
 function M.attach(client, opts)
     local fd, msg = client:pollfd()
     if not fd then error("hamsa.adapter.luv.attach: " .. msg, 2) end
@@ -81,6 +87,7 @@ function Driver:_close()
 end
 
 --- Stops driving the client and closes the poll handle.
+-- @usage driver:detach()     -- before the loop ends for good, or to drive the client otherwise
 function Driver:detach()
     self.attached = false
     self:_close()
