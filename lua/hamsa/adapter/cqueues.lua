@@ -56,9 +56,9 @@ function M.attach(client, cq)
     local d = setmetatable({ client = client, cq = cq, wakes = 0, attached = true, running = false,
                              closed = condition.new() }, Driver)
     -- What the driver waits on: the descriptor alone. It carries every
-    -- deadline (a timerfd), so client:timeout() is not asked: cqueues
-    -- rounds it to whole milliseconds and would wake the driver early,
-    -- several times, for nothing.
+    -- deadline (a timerfd) and turns readable only when one is due, so
+    -- client:timeout() is not asked: that answer had said 0 a moment too
+    -- early, and each early wake-up is a turn for nothing.
     local watched = { pollfd = function() return fd end, events = function() return "r" end }
     local function drive()
         while d.attached and client:pending() > 0 and client:pollfd() do
