@@ -1214,8 +1214,15 @@ static CURLMcode socket_turn(multi *m)
             if (read(fd, &expirations, sizeof expirations) < 0) { /* EAGAIN: already drained */ }
             continue;
         }
-        flags = (e & EPOLLIN ? CURL_CSELECT_IN : 0) | (e & EPOLLOUT ? CURL_CSELECT_OUT : 0)
-                | (e & (EPOLLERR | EPOLLHUP) ? CURL_CSELECT_ERR : 0);
+        /* An error or hang-up lets libcurl go on with what it was doing
+         * (IN and OUT with ERR), so the read or write meets the error and
+         * names it (a reset: "Recv failure: Connection reset by peer"),
+         * as under libcurl's own poll, which turns POLLERR into "readable"
+         * for a reader. ERR alone makes libcurl fail the transfer with
+         * CURLE_SEND_ERROR whatever it was doing; epoll reports it alone
+         * when the socket's interest was "writable" then. */
+        flags = (e & EPOLLIN ? CURL_CSELECT_IN : 0) | (e & EPOLLOUT ? CURL_CSELECT_OUT : 0);
+        if (e & (EPOLLERR | EPOLLHUP)) flags |= CURL_CSELECT_IN | CURL_CSELECT_OUT | CURL_CSELECT_ERR;
         rc = curl_multi_socket_action(m->cm, fd, flags, &m->running);
         if (rc != CURLM_OK && rc != CURLM_BAD_SOCKET) return rc;
     }
