@@ -13,11 +13,8 @@ local socket = require "socket"
 -- Whether the Lua under test finds `module` (asked in a child: copas
 -- rewrites LuaSocket's functions when loaded).
 local function has(module, extra_path)
-    local p = io.popen(("LUA_PATH=%s %s -e %s 2>/dev/null; echo \"exit=$?\""):format(
-        helpers.quote(package.path .. (extra_path or "")), helpers.lua,
-        helpers.quote(("require %q"):format(module))))
-    local out = p:read("*a")
-    p:close()
+    local out = helpers.sh(("LUA_PATH=%s %s -e %s"):format(helpers.quote(package.path .. (extra_path or "")),
+        helpers.lua, helpers.quote(("require %q"):format(module))))
     return out:find("exit=0", 1, true) ~= nil
 end
 
@@ -204,14 +201,9 @@ describe("event-loop adapters place 50 calls at once", function()
     local COPAS_PATH = ";/usr/share/lua/5.2/?.lua;/usr/share/lua/5.3/?.lua"
 
     local function run(name, extra_path)
-        local cmd = ("cd %s && HAMSA_BASE_URL=%s HAMSA_API_KEY=%s LUA_PATH=%s LUA_CPATH=%s timeout 60 %s examples/%s 50 2>&1;"
-            .. " echo \"exit=$?\""):format(helpers.quote(helpers.root), helpers.quote(server.url),
-                helpers.quote(server.api_key), helpers.quote(package.path .. (extra_path or "")),
-                helpers.quote(package.cpath), helpers.lua, name)
-        local p = io.popen(cmd)
-        local out = p:read("*a")
-        p:close()
-        return out
+        return helpers.sh(("cd %s && HAMSA_BASE_URL=%s HAMSA_API_KEY=%s LUA_PATH=%s LUA_CPATH=%s timeout 60 %s examples/%s 50")
+            :format(helpers.quote(helpers.root), helpers.quote(server.url), helpers.quote(server.api_key),
+                helpers.quote(package.path .. (extra_path or "")), helpers.quote(package.cpath), helpers.lua, name))
     end
 
     local cases = {

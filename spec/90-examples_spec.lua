@@ -13,13 +13,9 @@ describe("examples", function()
     setup(function() server:clock({ speed = 4 }) end)
 
     local function run(name)
-        local cmd = ("cd %s && HAMSA_BASE_URL=%s HAMSA_API_KEY=example-key LUA_PATH=%s LUA_CPATH=%s %s examples/%s 2>&1; echo \"exit=$?\"")
+        return helpers.sh(("cd %s && HAMSA_BASE_URL=%s HAMSA_API_KEY=example-key LUA_PATH=%s LUA_CPATH=%s %s examples/%s")
             :format(helpers.quote(helpers.root), helpers.quote(server.url), helpers.quote(package.path),
-                    helpers.quote(package.cpath), helpers.lua, name)
-        local p = io.popen(cmd)
-        local out = p:read("*a")
-        p:close()
-        return out
+                    helpers.quote(package.cpath), helpers.lua, name))
     end
 
     local cases = {
@@ -94,12 +90,9 @@ describe("examples", function()
     end)
 
     it("the quickstart fails cleanly with a wrong key", function()
-        local cmd = ("cd %s && HAMSA_BASE_URL=%s HAMSA_API_KEY=wrong LUA_PATH=%s LUA_CPATH=%s %s examples/quickstart.lua 2>&1; echo \"exit=$?\"")
+        local out = helpers.sh(("cd %s && HAMSA_BASE_URL=%s HAMSA_API_KEY=wrong LUA_PATH=%s LUA_CPATH=%s %s examples/quickstart.lua")
             :format(helpers.quote(helpers.root), helpers.quote(server.url), helpers.quote(package.path),
-                    helpers.quote(package.cpath), helpers.lua)
-        local p = io.popen(cmd)
-        local out = p:read("*a")
-        p:close()
+                    helpers.quote(package.cpath), helpers.lua))
         assert.matches("hamsa: auth: Unauthorized", out, 1, true)
         assert.matches("exit=1", out, 1, true)
     end)

@@ -3,12 +3,7 @@
 -- make install. (spec/96 installs the rocks.)
 local helpers = require "spec.helpers"
 
-local function sh(cmd)
-    local p = io.popen(cmd .. " 2>&1; echo \"exit=$?\"")
-    local out = p:read("*a")
-    p:close()
-    return out
-end
+local sh = helpers.sh
 
 -- A rockspec's table (`build.install`, `dependencies`...), from its path
 -- relative to the repository root.

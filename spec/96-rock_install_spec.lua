@@ -10,12 +10,7 @@
 -- the other runs of `make test-all-luas` mark them pending.
 local helpers = require "spec.helpers"
 
-local function sh(cmd)
-    local p = io.popen(cmd .. " 2>&1; echo \"exit=$?\"")
-    local out = p:read("*a")
-    p:close()
-    return out
-end
+local sh = helpers.sh
 
 local q = helpers.quote
 

@@ -120,6 +120,16 @@ function helpers.unaccepting_port()
     end
 end
 
+--- Runs a shell command.
+-- @treturn string its stdout and stderr together, then a last line
+--   "exit=N" with its status (popen's close answers differently per Lua)
+function helpers.sh(cmd)
+    local p = assert(io.popen(cmd .. " 2>&1; echo \"exit=$?\""))
+    local out = p:read("*a")
+    p:close()
+    return out
+end
+
 --- Runs Lua source in a child interpreter (`helpers.lua`) with this
 -- process's module paths and extra environment assignments, e.g.
 -- `helpers.run_lua(src, "HAMSA_LOG=debug")`.
